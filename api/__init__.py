@@ -1,0 +1,1 @@
+"""The ReviewOps HTTP API: webhook intake, health, metrics and the tenant/admin REST API."""

@@ -1,0 +1,156 @@
+"""`POST /webhooks/github`: verify, store durably, enqueue, acknowledge, all well inside GitHub's 10 s."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import BrokerDep, DbDep, SettingsDep
+from api.problems import ProblemError
+from reviewops import signatures
+from reviewops.pipeline import intake
+from reviewops.queue.broker import LIVE_QUEUE
+from reviewops.telemetry import metrics
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["webhooks"])
+
+
+async def read_body_capped(request: Request, limit: int) -> bytes:
+    """Read the body, refusing with 413 as soon as it is known to exceed `limit` (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ProblemError(
+            413, f"body of {declared} bytes exceeds the {limit}-byte limit", code="body-too-large"
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ProblemError(413, f"body exceeds the {limit}-byte limit", code="body-too-large")
+    return bytes(body)
+
+
+def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
+    """GitHub sends JSON either raw or as the `payload` field of a form; both yield the same dict."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        try:
+            fields = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=16)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProblemError(400, f"form body could not be parsed: {exc}", code="invalid-body") from None
+        if "payload" not in fields:
+            raise ProblemError(400, "form body has no 'payload' field", code="invalid-body")
+        text = fields["payload"][0]
+    elif media in ("application/json", "") or media.endswith("+json"):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProblemError(
+                400, f"body is not UTF-8: {exc.reason} at byte {exc.start}", code="invalid-body"
+            ) from None
+    else:
+        raise ProblemError(415, f"unsupported content type {media[:64]!r}", code="unsupported-media-type")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProblemError(
+            400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", code="invalid-json"
+        ) from None
+    if not isinstance(payload, dict):
+        raise ProblemError(400, "JSON payload must be an object", code="invalid-json")
+    return payload
+
+
+def app_id_of(request: Request, configured: int | None) -> int:
+    """The App a delivery belongs to: GitHub names it in a header for App webhooks."""
+    if request.headers.get("x-github-hook-installation-target-type") == "integration":
+        target = request.headers.get("x-github-hook-installation-target-id", "")
+        if target.isdigit():
+            return int(target)
+    return configured or 0
+
+
+@router.post(
+    "/webhooks/github",
+    status_code=202,
+    responses={
+        200: {"description": "Duplicate delivery (already stored)"},
+        400: {"description": "Missing header or invalid payload"},
+        401: {"description": "Signature missing or wrong"},
+        413: {"description": "Body over the limit"},
+        503: {"description": "Database unavailable; GitHub can redeliver"},
+    },
+)
+async def receive_github_webhook(
+    request: Request,
+    settings: SettingsDep,
+    db: DbDep,
+    broker: BrokerDep,
+    x_github_event: Annotated[str | None, Header()] = None,
+    x_github_delivery: Annotated[str | None, Header()] = None,
+    x_hub_signature_256: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    started = time.perf_counter()
+    event_label = "unknown"
+    try:
+        body = await read_body_capped(request, settings.webhook_max_body_bytes)
+        try:
+            signatures.verify(
+                body, x_hub_signature_256, [s.get_secret_value() for s in settings.webhook_secrets]
+            )
+        except signatures.SignatureError as exc:
+            metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
+            client = request.client.host if request.client else "-"
+            log.warning("webhook signature rejected: reason=%s source=%s", exc.reason, client)
+            raise ProblemError(401, exc.detail, code=f"signature-{exc.reason}") from None
+        if not x_github_event:
+            raise ProblemError(400, "X-GitHub-Event header is missing", code="missing-header")
+        if not x_github_delivery or len(x_github_delivery) > 64:
+            raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
+        event_label = metrics.event_label(x_github_event)
+        payload = parse_payload(body, request.headers.get("content-type", ""))
+        action = payload.get("action")
+        incoming = intake.IncomingDelivery(
+            app_id=app_id_of(request, settings.github_app_id),
+            guid=x_github_delivery,
+            event=x_github_event[:64],
+            action=action[:64] if isinstance(action, str) else None,
+            payload=payload,
+        )
+        try:
+            result = await run_in_threadpool(intake.store, db, incoming)
+        except SQLAlchemyError as exc:
+            log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
+            raise ProblemError(
+                503, "database unavailable; redeliver later", code="database-unavailable"
+            ) from None
+        queued = False
+        if result.status == "stored" or result.requeued:
+            queued = await run_in_threadpool(
+                intake.hand_to_broker, db, broker, result.delivery_id, LIVE_QUEUE
+            )
+        if result.status == "duplicate":
+            outcome = "requeued" if result.requeued else "duplicate"
+            metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
+            return JSONResponse(
+                {"delivery_id": incoming.guid, "status": "duplicate", "requeued": result.requeued},
+                status_code=200,
+            )
+        metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
+        return JSONResponse(
+            {"delivery_id": incoming.guid, "status": "queued" if queued else "stored"}, status_code=202
+        )
+    except ProblemError as exc:
+        metrics.WEBHOOK_DELIVERIES.labels(event_label, "rejected" if exc.status < 500 else "error").inc()
+        raise
+    finally:
+        metrics.WEBHOOK_ACK_SECONDS.observe(time.perf_counter() - started)

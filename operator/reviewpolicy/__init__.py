@@ -1,0 +1,1 @@
+"""The ReviewPolicy controller (a kopf operator). Run it with `kopf run --standalone -A -m reviewpolicy`."""

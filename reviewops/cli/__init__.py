@@ -1,0 +1,1 @@
+"""The `reviewops` command line."""

@@ -1,0 +1,31 @@
+"""The `reviewops` command: one typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from reviewops import __version__
+from reviewops.cli import run, webhooks
+
+app = typer.Typer(
+    name="reviewops",
+    help="ReviewOps: self-hosted AI code review for GitHub.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("serve")(run.serve)
+app.command("api")(run.api)
+app.command("worker")(run.worker)
+app.command("migrate")(run.migrate)
+app.command("send-test-webhook")(webhooks.send_test_webhook)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the ReviewOps version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,125 @@
+"""Durable intake: a delivery row is committed before it is acknowledged, then handed to the broker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import dramatiq
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from reviewops.db.models import DeliveryStatus, WebhookDelivery
+from reviewops.db.session import Database
+from reviewops.db.types import utcnow
+from reviewops.queue.broker import enqueue_delivery
+
+log = logging.getLogger(__name__)
+
+IntakeStatus = Literal["queued", "stored", "duplicate"]
+# A redelivery of one of these is work that did not finish: it is put back on the queue.
+REQUEUE_ON_REDELIVERY = frozenset({DeliveryStatus.FAILED.value, DeliveryStatus.DEAD.value})
+
+
+@dataclass(frozen=True)
+class IncomingDelivery:
+    app_id: int
+    guid: str
+    event: str
+    action: str | None
+    payload: dict[str, Any]
+
+    @property
+    def installation_id(self) -> int | None:
+        inst = self.payload.get("installation")
+        value = inst.get("id") if isinstance(inst, dict) else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def repository(self) -> str | None:
+        repo = self.payload.get("repository")
+        name = repo.get("full_name") if isinstance(repo, dict) else None
+        return name[:255] if isinstance(name, str) else None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    delivery_id: int
+    status: IntakeStatus
+    requeued: bool = False
+    previous_status: str | None = None
+
+
+def _insert_ignore(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING id: concurrent duplicates make one row, no error."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(WebhookDelivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["app_id", "delivery_guid"])
+        .returning(WebhookDelivery.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def store(db: Database, incoming: IncomingDelivery) -> IntakeResult:
+    """Commit the delivery (or find the earlier copy). Returns before anything is enqueued."""
+    now = utcnow()
+    with db.session() as session:
+        new_id = _insert_ignore(
+            session,
+            {
+                "app_id": incoming.app_id,
+                "delivery_guid": incoming.guid,
+                "event": incoming.event,
+                "action": incoming.action,
+                "installation_id": incoming.installation_id,
+                "repository": incoming.repository,
+                "payload": incoming.payload,
+                "status": DeliveryStatus.RECEIVED.value,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if new_id is not None:
+            return IntakeResult(new_id, "stored")
+        existing = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.status).where(
+                WebhookDelivery.app_id == incoming.app_id, WebhookDelivery.delivery_guid == incoming.guid
+            )
+        ).one()
+        if existing.status in REQUEUE_ON_REDELIVERY:
+            # Claim the requeue with a conditional update so two racing redeliveries requeue once.
+            claimed = session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == existing.id, WebhookDelivery.status == existing.status)
+                .values(status=DeliveryStatus.RECEIVED.value, error=None, updated_at=now)
+                .returning(WebhookDelivery.id)
+            ).first()
+            return IntakeResult(
+                existing.id, "duplicate", requeued=claimed is not None, previous_status=existing.status
+            )
+        return IntakeResult(existing.id, "duplicate", previous_status=existing.status)
+
+
+def hand_to_broker(db: Database, broker: dramatiq.Broker, delivery_id: int, queue: str) -> bool:
+    """Enqueue a stored delivery and mark it queued. False (row left `received`) if the broker is down.
+
+    A row left `received` is picked up by the outbox sweeper, so a broker outage loses nothing.
+    """
+    try:
+        enqueue_delivery(broker, delivery_id, queue=queue)
+    except Exception as exc:  # the broker raises connection errors of several kinds
+        log.warning("broker unavailable, delivery %s left in outbox: %s", delivery_id, type(exc).__name__)
+        return False
+    with db.session() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED.value)
+            .values(status=DeliveryStatus.QUEUED.value, queued_at=utcnow(), updated_at=utcnow())
+        )
+    return True

@@ -1,0 +1,82 @@
+"""Worker-side processing of one stored delivery: claim it, route it by event, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reviewops.db.models import DeliveryStatus, WebhookDelivery
+from reviewops.db.session import Database
+from reviewops.db.types import utcnow
+from reviewops.errors import PermanentError
+from reviewops.settings import Settings
+from reviewops.telemetry import metrics
+
+log = logging.getLogger(__name__)
+
+FINISHED = frozenset({DeliveryStatus.PROCESSED.value, DeliveryStatus.IGNORED.value})
+
+
+@dataclass
+class Context:
+    """What a route handler may use: the open session (its writes commit with the outcome) and settings."""
+
+    session: Session
+    settings: Settings
+    delivery: WebhookDelivery
+
+
+# A handler returns the final delivery status (processed or ignored).
+Handler = Callable[[Context], str]
+
+
+def process_delivery(
+    db: Database, settings: Settings, delivery_id: int, router: Callable[[str, str | None], Handler | None]
+) -> str:
+    """Process a delivery exactly once; a second call for a finished delivery does nothing.
+
+    The handler's writes and the final status commit in one transaction, so a crash in between
+    leaves the delivery retryable and creates nothing twice.
+    """
+    started = time.perf_counter()
+    with db.session() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            raise PermanentError(f"delivery {delivery_id} does not exist")
+        if delivery.status in FINISHED:
+            log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
+            return delivery.status
+        event, action = delivery.event, delivery.action
+        delivery.status = DeliveryStatus.PROCESSING.value
+        delivery.attempts += 1
+    try:
+        with db.session() as session:
+            delivery = session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+            ).scalar_one()
+            handler = router(event, action)
+            outcome = (
+                handler(Context(session, settings, delivery)) if handler else DeliveryStatus.IGNORED.value
+            )
+            delivery.status = outcome
+            delivery.error = None
+            delivery.processed_at = utcnow()
+    except Exception as exc:
+        with db.session() as session:
+            failed = session.get(WebhookDelivery, delivery_id)
+            if failed is not None:
+                failed.status = DeliveryStatus.FAILED.value
+                failed.error = f"{type(exc).__name__}: {exc}"[:2000]
+        metrics.DELIVERIES_PROCESSED.labels(metrics.event_label(event), "failed").inc()
+        raise
+    finally:
+        metrics.DELIVERY_PROCESSING_SECONDS.labels(metrics.event_label(event)).observe(
+            time.perf_counter() - started
+        )
+    metrics.DELIVERIES_PROCESSED.labels(metrics.event_label(event), outcome).inc()
+    return outcome

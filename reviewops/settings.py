@@ -1,0 +1,170 @@
+"""Process configuration, read from `REVIEWOPS_*` environment variables and validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+GITHUB_MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
+
+
+def data_dir() -> Path:
+    """Where the embedded default keeps its files (XDG data home, like other CLI tools)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "reviewops"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'reviewops.db'}"
+
+
+class Settings(BaseSettings):
+    """Every setting of every ReviewOps process. The README's settings table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="REVIEWOPS_", extra="ignore", validate_default=True)
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL of the database. Default: a SQLite file under ~/.local/share/reviewops/. "
+        "Production: postgresql+psycopg://user:pass@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL of the dramatiq broker and the rate-limit store. Unset: in-process broker "
+        "(only for `reviewops serve`).",
+    )
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated webhook secrets. Every one is accepted, so a secret can be rotated "
+        "by adding the new one first and removing the old one after GitHub uses the new one.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the admin API. Unset: admin endpoints answer 401."
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+    )
+    github_app_id: int | None = Field(default=None, description="The GitHub App's id.")
+    github_private_key: SecretStr | None = Field(
+        default=None, description="The GitHub App's PEM private key."
+    )
+    github_private_key_file: Path | None = Field(
+        default=None, description="Path to the GitHub App's PEM private key (alternative to the key itself)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Minimum log level."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    worker_threads: int = Field(default=4, ge=1, le=256, description="Worker threads per worker process.")
+    webhook_max_body_bytes: int = Field(
+        default=GITHUB_MAX_WEBHOOK_BYTES,
+        ge=1024,
+        description="Largest webhook body accepted (GitHub's own cap is 25 MB); larger bodies get 413.",
+    )
+    worker_metrics_port: int = Field(
+        default=9191, ge=1, le=65535, description="Port of the worker's own /metrics endpoint."
+    )
+    worker_shutdown_timeout_seconds: float = Field(
+        default=600, ge=1, description="How long a stopping worker waits for in-flight reviews."
+    )
+    retry_max: int = Field(
+        default=8, ge=0, le=100, description="Retries of a transient failure before dead-lettering."
+    )
+    retry_min_backoff_seconds: float = Field(
+        default=2, gt=0, description="First retry delay (doubles each time)."
+    )
+    retry_max_backoff_seconds: float = Field(default=600, gt=0, description="Longest retry delay.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith(("postgresql://", "postgres://")):
+            # psycopg v3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_private_key(self) -> Settings:
+        if self.github_private_key and self.github_private_key_file:
+            raise ValueError(
+                "set REVIEWOPS_GITHUB_PRIVATE_KEY or REVIEWOPS_GITHUB_PRIVATE_KEY_FILE, not both"
+            )
+        if self.github_private_key_file and not self.github_private_key_file.is_file():
+            raise ValueError(
+                f"REVIEWOPS_GITHUB_PRIVATE_KEY_FILE: no such file {self.github_private_key_file}"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: broker and worker live inside the API process."""
+        return self.redis_url is None
+
+    @property
+    def github_app_configured(self) -> bool:
+        return self.github_app_id is not None and bool(
+            self.github_private_key or self.github_private_key_file
+        )
+
+    def private_key_pem(self) -> str | None:
+        if self.github_private_key:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_file:
+            return self.github_private_key_file.read_text()
+        return None
+
+
+class ConfigurationError(Exception):
+    """Raised with a message that names the offending environment variable."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ()) if part != "__root__"]
+        name = f"REVIEWOPS_{loc[0].upper()}" if loc else "configuration"
+        lines.append(f"{name}: {err.get('msg', 'invalid')}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning pydantic errors into one readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,83 @@
+"""`reviewops serve` with no configuration: SQLite, in-process broker, a webhook gets `processed`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port, wait_for_port
+from tests.support.waiting import wait_until
+
+CLI = [sys.executable, "-m", "reviewops"]
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"), REVIEWOPS_ADMIN_TOKEN="tok")
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}", env
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        if proc.returncode not in (0, -15):
+            print(out.decode())
+
+
+def test_serve_embedded_processes_a_pull_request(
+    embedded: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    base, env = embedded
+    payload = (
+        Path(__file__).resolve().parents[1] / "fixtures/github-webhooks/pull_request/opened.payload.json"
+    )
+    sent = subprocess.run(
+        [*CLI, "send-test-webhook", "--url", f"{base}/webhooks/github", "--event", "pull_request",
+         "--payload", str(payload), "--delivery-id", "embedded-1"],
+        env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert "HTTP 202" in sent.stdout
+
+    def status() -> str:
+        r = httpx.get(
+            f"{base}/webhooks/github/deliveries/embedded-1", headers={"Authorization": "Bearer tok"}
+        )
+        return str(r.json().get("status"))
+
+    wait_until(lambda: status() == "processed", timeout=20, what="embedded delivery processed")
+    assert (tmp_path / "data/reviewops/reviewops.db").is_file()
+    ping = subprocess.run(
+        [*CLI, "send-test-webhook", "--url", f"{base}/webhooks/github"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ping.returncode == 0 and "HTTP 202" in ping.stdout
+
+
+def test_help_lists_the_commands() -> None:
+    out = subprocess.run(
+        [*CLI, "--help"], capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"}
+    ).stdout
+    for command in ("serve", "api", "worker", "migrate", "send-test-webhook"):
+        assert f" {command} " in out, command
+
+
+def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "REVIEWOPS_REDIS_URL": "http://nope"}
+    result = subprocess.run([*CLI, "migrate"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "REVIEWOPS_REDIS_URL" in result.stderr

@@ -1,0 +1,1 @@
+"""The ReviewOps worker: dramatiq actors that process stored deliveries."""
