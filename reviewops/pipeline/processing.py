@@ -29,6 +29,12 @@ class Context:
     session: Session
     settings: Settings
     delivery: WebhookDelivery
+    reason: str | None = None  # stored as the delivery's status_reason: why it was ignored or what it did
+    command: str | None = None  # a recognised /review or /reviewops command
+
+    def ignore(self, reason: str) -> str:
+        self.reason = reason
+        return DeliveryStatus.IGNORED.value
 
 
 # A handler returns the final delivery status (processed or ignored).
@@ -60,10 +66,10 @@ def process_delivery(
                 select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
             ).scalar_one()
             handler = router(event, action)
-            outcome = (
-                handler(Context(session, settings, delivery)) if handler else DeliveryStatus.IGNORED.value
-            )
+            ctx = Context(session, settings, delivery)
+            outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
             delivery.status = outcome
+            delivery.status_reason = ctx.reason
             delivery.error = None
             delivery.processed_at = utcnow()
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import dramatiq
@@ -11,6 +12,13 @@ from dramatiq.brokers.stub import StubBroker
 LIVE_QUEUE = "reviews"
 REPLAY_QUEUE = "reviews.replay"
 PROCESS_DELIVERY = "process_delivery"
+_MESSAGE_NS = uuid.UUID("5d7f6f3e-8a3b-4a0e-9a57-6f1c2b9d4e21")
+
+
+def delivery_message_id(delivery_id: int) -> str:
+    """Deterministic message id per delivery: the outbox sweeper can ask the broker whether it still holds
+    a delivery's message, and a re-enqueue overwrites instead of duplicating the body."""
+    return str(uuid.uuid5(_MESSAGE_NS, f"delivery:{delivery_id}"))
 
 
 def build_broker(
@@ -39,6 +47,29 @@ def enqueue_delivery(
 ) -> dramatiq.Message[Any]:
     """Send `process_delivery(delivery_id)`: messages carry ids, never payloads."""
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=queue, actor_name=PROCESS_DELIVERY, args=(delivery_id,), kwargs={}, options=options or {}
+        queue_name=queue,
+        actor_name=PROCESS_DELIVERY,
+        args=(delivery_id,),
+        kwargs={},
+        options=options or {},
+        message_id=delivery_message_id(delivery_id),
     )
     return broker.enqueue(message)
+
+
+def broker_holds(
+    broker: dramatiq.Broker, message_id: str, queues: tuple[str, ...] = (LIVE_QUEUE, REPLAY_QUEUE)
+) -> bool:
+    """Whether a Redis broker still has the message: ready, in flight, delayed or in its own dead-letter set.
+
+    An in-process broker lives and dies with the process, so it is taken to hold everything.
+    """
+    client = getattr(broker, "client", None)
+    namespace = getattr(broker, "namespace", "dramatiq")
+    if client is None:
+        return True
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        for suffix in (".msgs", ".DQ.msgs", ".XQ.msgs"):
+            pipe.hexists(f"{namespace}:{queue}{suffix}", message_id)
+    return any(pipe.execute())
