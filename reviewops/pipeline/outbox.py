@@ -3,7 +3,8 @@
 Two cases, both found from the database, never from the broker's memory of itself:
 - `received` rows: the broker was down when the webhook arrived (the API still answered 202);
 - `queued`/`processing`/`failed` rows whose message the broker no longer holds (e.g. Redis restarted
-  without persistence). Messages have deterministic ids, so this is a cheap HEXISTS per row.
+  without persistence). The broker's current message per delivery is tracked (MessageLocator), so
+  this is a cheap HGET + HEXISTS per row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import func, select, update
 from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
-from reviewops.queue.broker import LIVE_QUEUE, broker_holds, delivery_message_id, enqueue_delivery
+from reviewops.queue.broker import LIVE_QUEUE, broker_holds, enqueue_delivery
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def _recover_lost(db: Database, broker: dramatiq.Broker, stale_seconds: float, l
         )
     recovered = 0
     for delivery_id in rows:
-        if broker_holds(broker, delivery_message_id(delivery_id)):
+        if broker_holds(broker, delivery_id):
             continue
         enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE)
         with db.session() as session:
