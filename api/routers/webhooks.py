@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
+import structlog
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -138,6 +139,7 @@ async def receive_github_webhook(
         if not x_github_delivery or len(x_github_delivery) > 64:
             raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
         event_label = metrics.event_label(x_github_event)
+        structlog.contextvars.bind_contextvars(delivery_id=x_github_delivery, event=event_label)
         payload = parse_payload(body, request.headers.get("content-type", ""))
         action = payload.get("action")
         incoming = intake.IncomingDelivery(

@@ -8,6 +8,7 @@ import typer
 from pydantic import SecretStr
 
 from reviewops.cli.common import dev_secret_path, ensure_dev_secret, settings_or_exit
+from reviewops.telemetry.logging import uvicorn_log_config
 
 
 def migrate() -> None:
@@ -49,7 +50,13 @@ def serve(
         f"  try it:      reviewops send-test-webhook --url http://{bind_host}:{bind_port}/webhooks/github"
     )
     try:
-        uvicorn.run(app, host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+        uvicorn.run(
+            app,
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(),
+        )
     finally:
         worker.stop(timeout=int(settings.worker_shutdown_timeout_seconds * 1000))
         broker.close()

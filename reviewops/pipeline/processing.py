@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +42,14 @@ class Context:
 Handler = Callable[[Context], str]
 
 
+def _pr_number(payload: dict[str, object]) -> int | None:
+    for key in ("pull_request", "issue"):
+        item = payload.get(key)
+        if isinstance(item, dict) and isinstance(item.get("number"), int):
+            return int(item["number"])
+    return None
+
+
 def process_delivery(
     db: Database, settings: Settings, delivery_id: int, router: Callable[[str, str | None], Handler | None]
 ) -> str:
@@ -54,6 +63,12 @@ def process_delivery(
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None:
             raise PermanentError(f"delivery {delivery_id} does not exist")
+        structlog.contextvars.bind_contextvars(
+            delivery_id=delivery.delivery_guid,
+            tenant=delivery.installation_id,
+            repository=delivery.repository,
+            pr=_pr_number(delivery.payload),
+        )
         if delivery.status in FINISHED:
             log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
             return delivery.status
