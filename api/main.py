@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import dramatiq
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import install_problem_handlers
@@ -20,6 +21,7 @@ from reviewops.pipeline import outbox
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import build_broker
 from reviewops.settings import Settings, load_settings
+from reviewops.telemetry.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,9 @@ def create_app(
     app.state.broker = broker
     app.state.signature_failures = SignatureFailureTracker(settings.signature_failure_window_seconds)
     install_problem_handlers(app)
+    setup_tracing("reviewops-api")
+    # Probes and scrapes would drown real requests in traces.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health$,/ready$,/metrics$")
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)

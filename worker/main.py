@@ -12,6 +12,7 @@ import dramatiq
 from reviewops.db.session import Database
 from reviewops.queue.broker import build_broker
 from reviewops.settings import Settings
+from reviewops.telemetry.tracing import setup_tracing
 from worker.actors import WorkerRuntime, register_actors
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ def start_worker(
     broker: dramatiq.Broker, settings: Settings, db: Database, *, threads: int | None = None
 ) -> dramatiq.Worker:
     """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
+    setup_tracing("reviewops-worker")
     register_actors(broker, WorkerRuntime(settings=settings, db=db))
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     worker.start()

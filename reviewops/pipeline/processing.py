@@ -17,6 +17,7 @@ from reviewops.db.types import utcnow
 from reviewops.errors import PermanentError
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
+from reviewops.telemetry.tracing import tracer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def process_delivery(
     leaves the delivery retryable and creates nothing twice.
     """
     started = time.perf_counter()
-    with db.session() as session:
+    with tracer().start_as_current_span("db.claim_delivery"), db.session() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None:
             raise PermanentError(f"delivery {delivery_id} does not exist")
@@ -76,7 +77,10 @@ def process_delivery(
         delivery.status = DeliveryStatus.PROCESSING.value
         delivery.attempts += 1
     try:
-        with db.session() as session:
+        route_span = tracer().start_as_current_span(
+            f"route {event}", attributes={"github.event": event, "github.action": action or ""}
+        )
+        with route_span, db.session() as session:
             delivery = session.execute(
                 select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
             ).scalar_one()

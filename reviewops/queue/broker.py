@@ -34,6 +34,9 @@ def build_broker(
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")
+    from reviewops.queue.tracing import TracingMiddleware
+
+    broker.add_middleware(TracingMiddleware())
     for queue in (LIVE_QUEUE, REPLAY_QUEUE):
         broker.declare_queue(queue)
     return broker
