@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from reviewops.db.session import Database
 from tests.support.waiting import wait_until
 from tests.support.webhooks import load_payload, signed_request
@@ -56,9 +58,7 @@ def test_failed_processing_marks_the_span(client: Any, db: Database, settings: A
 
     with db.session() as s:
         delivery_id = s.execute(select(WebhookDelivery.id)).scalar_one()
-    try:
+    with pytest.raises(RuntimeError, match="exploded"):
         processing.process_delivery(db, settings, delivery_id, boom)
-    except RuntimeError:
-        pass
     route = next(s for s in spans.get_finished_spans() if s.name == "route ping")
     assert route.status.status_code.name == "ERROR"
