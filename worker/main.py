@@ -37,7 +37,10 @@ def run(settings: Settings) -> None:
         )
     from prometheus_client import start_http_server
 
-    start_http_server(settings.worker_metrics_port, addr=settings.host)
+    from reviewops.telemetry.exposition import prepare_multiprocess_dir, registry
+
+    prepare_multiprocess_dir()
+    start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry())
     broker = build_broker(settings.redis_url)
     db = Database(settings.database_url)
     worker = start_worker(broker, settings, db)

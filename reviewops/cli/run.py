@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -76,6 +77,11 @@ def api(
             err=True,
         )
         raise typer.Exit(2)
+    from reviewops.telemetry.exposition import prepare_multiprocess_dir
+
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        typer.echo("warning: several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one process", err=True)
+    prepare_multiprocess_dir()
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -83,6 +89,7 @@ def api(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),
     )
 
 
