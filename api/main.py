@@ -6,13 +6,29 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import dramatiq
+import redis
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from api.middleware import RateLimitHeaders
 from api.problems import install_problem_handlers
-from api.routers import deliveries, health, webhooks
+from api.routers import (
+    admin_api_keys,
+    admin_limits,
+    admin_stats,
+    admin_tenants,
+    deliveries,
+    events,
+    findings,
+    health,
+    reviews,
+    usage,
+    webhooks,
+)
 from reviewops import __version__
 from reviewops.db.session import Database
 from reviewops.queue.broker import build_broker
+from reviewops.ratelimit import LocalGcra, RedisGcra
 from reviewops.settings import Settings, load_settings
 
 
@@ -23,10 +39,13 @@ def create_app(
     owns_db, owns_broker = db is None, broker is None
     db = db or Database(settings.database_url)
     broker = broker or build_broker(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5) if settings.redis_url else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if client is not None:
+            client.close()
         if owns_broker:
             broker.close()
         if owns_db:
@@ -41,8 +60,27 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.broker = broker
+    app.state.redis = client
+    app.state.limiter = RedisGcra(client) if client is not None else LocalGcra()
     install_problem_handlers(app)
+    app.add_middleware(RateLimitHeaders)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After"],
+        )
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(reviews.router)
+    app.include_router(findings.router)
+    app.include_router(usage.router)
+    app.include_router(events.router)
+    app.include_router(admin_tenants.router)
+    app.include_router(admin_limits.router)
+    app.include_router(admin_api_keys.router)
+    app.include_router(admin_stats.router)
     return app
