@@ -7,10 +7,16 @@ arithmetic is in integer microseconds so the Python reference and the Lua script
 The Lua script reads the limits from the policy store's hashes (tenant override over default over the
 caller's fallback) and applies GCRA in the same call: one EVALSHA per check, atomic across API replicas,
 and a limit changed in Redis is in force on the very next request.
+
+A key stores "<TAT>:<interval>". When the limit changes, the debt (TAT - now) is rescaled from the old
+interval to the new one, so a tenant that used 3 requests of its burst has used 3 of the new burst;
+in check mode the debt is also clamped to the new tolerance, so lowering the burst never locks a tenant
+out for longer than the new limit allows.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -41,11 +47,17 @@ class Decision:
 
 
 def gcra_step(
-    tat: int | None, now: int, rate: int, burst: int, period_us: int, cost: int = 1, mode: Mode = "check"
-) -> tuple[int | None, int, int, int, int]:
-    """Reference GCRA in integer microseconds.
+    state: tuple[int, int] | None,
+    now: int,
+    rate: int,
+    burst: int,
+    period_us: int,
+    cost: int = 1,
+    mode: Mode = "check",
+) -> tuple[tuple[int, int] | None, int, int, int, int]:
+    """Reference GCRA in integer microseconds; `state` is (TAT, interval it was computed with).
 
-    Returns (new TAT to store or None to leave it, allowed 0/1, remaining, retry_after_us, reset_us).
+    Returns (new state to store or None to leave it, allowed 0/1, remaining, retry_after_us, reset_us).
     `reserve` always admits and books the next free slot: retry_after is then how long to wait for it.
     """
     if rate < 1:
@@ -53,15 +65,23 @@ def gcra_step(
     burst = max(burst, 1)
     interval = max(period_us // rate, 1)
     tolerance = interval * burst
-    base = tat if tat is not None and tat > now else now
+    base = now
+    if state is not None and state[0] > now:
+        tat, old_interval = state
+        debt = tat - now
+        if old_interval != interval:  # the same float arithmetic as the Lua script
+            debt = math.floor(float(debt) * interval / old_interval)
+        base = now + debt
+    if mode == "check":
+        base = min(base, now + tolerance)
     new_tat = base + interval * cost
     wait = new_tat - tolerance - now
     if mode == "reserve":
-        return new_tat, 1, 0, max(wait, 0), new_tat - now
+        return (new_tat, interval), 1, 0, max(wait, 0), new_tat - now
     if wait > 0:
         return None, 0, 0, wait, base - now
     remaining = (tolerance - (new_tat - now)) // interval
-    return new_tat, 1, remaining, 0, new_tat - now
+    return (new_tat, interval), 1, remaining, 0, new_tat - now
 
 
 LUA = """
@@ -93,20 +113,29 @@ end
 if burst < 1 then burst = 1 end
 local interval = math.max(math.floor(period / rate), 1)
 local tolerance = interval * burst
-local tat = tonumber(redis.call('GET', KEYS[3]))
 local base = now
-if tat and tat > now then base = tat end
+local stored = redis.call('GET', KEYS[3])
+if stored then
+  local tat_s, old_s = string.match(stored, '^(%d+):(%d+)$')
+  local tat, old_interval = tonumber(tat_s), tonumber(old_s)
+  if tat and old_interval and tat > now then
+    local debt = tat - now
+    if old_interval ~= interval then debt = math.floor(debt * interval / old_interval) end
+    base = now + debt
+  end
+end
+if ARGV[7] == 'check' and base > now + tolerance then base = now + tolerance end
 local new_tat = base + interval * cost
 local wait = new_tat - tolerance - now
 local ttl = math.floor((new_tat - now) / 1000) + 1000
 if ARGV[7] == 'reserve' then
-  redis.call('SET', KEYS[3], string.format('%d', new_tat), 'PX', ttl)
+  redis.call('SET', KEYS[3], string.format('%d:%d', new_tat, interval), 'PX', ttl)
   return {1, 0, math.max(wait, 0), new_tat - now, rate, burst}
 end
 if wait > 0 then
   return {0, 0, wait, base - now, rate, burst}
 end
-redis.call('SET', KEYS[3], string.format('%d', new_tat), 'PX', ttl)
+redis.call('SET', KEYS[3], string.format('%d:%d', new_tat, interval), 'PX', ttl)
 local remaining = math.floor((tolerance - (new_tat - now)) / interval)
 return {1, remaining, 0, new_tat - now, rate, burst}
 """
@@ -156,7 +185,7 @@ class LocalGcra:
     """In-process GCRA for the embedded default (no Redis): same math, one lock, one process."""
 
     def __init__(self) -> None:
-        self._tats: dict[str, int] = {}
+        self._state: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def check(
@@ -164,9 +193,9 @@ class LocalGcra:
     ) -> Decision:
         now = time.time_ns() // 1000
         with self._lock:
-            new_tat, allowed, remaining, retry_us, reset_us = gcra_step(
-                self._tats.get(state_key), now, rate, burst, int(period * MICROS), cost, mode
+            new_state, allowed, remaining, retry_us, reset_us = gcra_step(
+                self._state.get(state_key), now, rate, burst, int(period * MICROS), cost, mode
             )
-            if new_tat is not None:
-                self._tats[state_key] = new_tat
+            if new_state is not None:
+                self._state[state_key] = new_state
         return Decision(bool(allowed), remaining, retry_us / MICROS, reset_us / MICROS, rate, burst, period)
