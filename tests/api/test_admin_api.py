@@ -26,7 +26,9 @@ def test_admin_endpoints_need_the_admin_token(client: TestClient, db: Database) 
                          ("POST", f"/api/v1/admin/tenants/{tenant.tenant_id}/suspend"),
                          ("GET", f"/api/v1/admin/tenants/{tenant.tenant_id}/limits")):  # fmt: skip
         assert client.request(method, path).status_code == 401
-        assert client.request(method, path, headers=tenant.auth).status_code == 401  # a tenant key is not admin
+        assert (
+            client.request(method, path, headers=tenant.auth).status_code == 401
+        )  # a tenant key is not admin
 
 
 def test_suspend_and_resume(client: TestClient, db: Database) -> None:
@@ -39,9 +41,9 @@ def test_suspend_and_resume(client: TestClient, db: Database) -> None:
     assert refused.status_code == 403 and refused.json()["type"].endswith("/tenant-inactive")
     only = client.get("/api/v1/admin/tenants", params={"status": "suspended"}, headers=ADMIN).json()
     assert len(only["items"]) == 1
-    assert client.post(f"/api/v1/admin/tenants/{tenant.tenant_id}/resume", headers=ADMIN).json()["status"] == (
-        "active"
-    )
+    assert client.post(f"/api/v1/admin/tenants/{tenant.tenant_id}/resume", headers=ADMIN).json()[
+        "status"
+    ] == ("active")
     assert client.get("/api/v1/reviews", headers=tenant.auth).status_code == 200
     assert client.post("/api/v1/admin/tenants/999999/suspend", headers=ADMIN).status_code == 404
     target = f"tenant:{tenant.tenant_id}"
@@ -110,7 +112,9 @@ def test_api_keys_hashed_shown_once_revocable_and_last_used(client: TestClient, 
     client.get("/api/v1/reviews", headers=auth)
     with db.session() as s:  # at most one write a minute
         assert s.execute(select(ApiKey.last_used_at).where(ApiKey.key_id == key_id)).scalar_one() == first_use
-        s.execute(update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=utcnow() - timedelta(hours=1)))
+        s.execute(
+            update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=utcnow() - timedelta(hours=1))
+        )
     client.get("/api/v1/reviews", headers=auth)
     with db.session() as s:
         assert s.execute(select(ApiKey.last_used_at).where(ApiKey.key_id == key_id)).scalar_one() > first_use
@@ -146,7 +150,9 @@ def test_cors_origins_are_configurable(settings: object, db: Database, broker: o
     allowed = "https://dash.example"
     app = create_app(settings.model_copy(update={"cors_origins": [allowed]}), db=db, broker=broker)  # type: ignore[attr-defined]
     with TestClient(app) as c:
-        pre = c.options("/api/v1/reviews", headers={"Origin": allowed, "Access-Control-Request-Method": "GET"})
+        pre = c.options(
+            "/api/v1/reviews", headers={"Origin": allowed, "Access-Control-Request-Method": "GET"}
+        )
         assert pre.headers["access-control-allow-origin"] == allowed
         other = c.options("/api/v1/reviews", headers={"Origin": "https://evil.example",
                                                       "Access-Control-Request-Method": "GET"})  # fmt: skip

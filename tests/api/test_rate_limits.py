@@ -74,7 +74,9 @@ def test_limits_changed_in_redis_take_effect_on_the_next_request(
     # The policy default applies once the tenant override is gone.
     redis_client.delete(tenant_limits_key(103))
     redis_client.hset(DEFAULT_LIMITS_KEY, mapping={"requests_per_minute": 1234, "burst": 1000})
-    assert params(client.get("/api/v1/reviews", headers=tenant.auth).headers["RateLimit-Policy"])["q"] == "1234"
+    assert (
+        params(client.get("/api/v1/reviews", headers=tenant.auth).headers["RateLimit-Policy"])["q"] == "1234"
+    )
 
 
 def test_other_tenants_are_not_affected(client: TestClient, db: Database, redis_client: redis.Redis) -> None:

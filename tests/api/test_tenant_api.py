@@ -81,7 +81,9 @@ def test_findings_filters(client: TestClient, two: tuple[Seeded, Seeded]) -> Non
     assert one.status_code == 200 and one.json()["repository"] == "alice/repo"
 
 
-def test_a_tenant_key_never_reads_another_tenants_data(client: TestClient, two: tuple[Seeded, Seeded]) -> None:
+def test_a_tenant_key_never_reads_another_tenants_data(
+    client: TestClient, two: tuple[Seeded, Seeded]
+) -> None:
     """Every tenant endpoint, with bob's ids and alice's key: 404 or an empty list, never bob's data."""
     alice, bob = two
     for review_id in bob.review_ids:

@@ -102,9 +102,16 @@ STATE, TENANT = "reviewops:rl:test", tenant_limits_key(1)
 
 def lua(limiter: RedisGcra, now: int, fallback_rate: int, fallback_burst: int, mode: str = "check") -> tuple:
     d = limiter.check(
-        state_key=STATE, default_key=DEFAULT_LIMITS_KEY, tenant_key=TENANT, rate_field="requests_per_minute",
-        burst_field="burst", fallback_rate=fallback_rate, fallback_burst=fallback_burst, period=60,
-        mode=mode, now_us=now,  # type: ignore[arg-type]
+        state_key=STATE,
+        default_key=DEFAULT_LIMITS_KEY,
+        tenant_key=TENANT,
+        rate_field="requests_per_minute",
+        burst_field="burst",
+        fallback_rate=fallback_rate,
+        fallback_burst=fallback_burst,
+        period=60,
+        mode=mode,
+        now_us=now,  # type: ignore[arg-type]
     )
     return d
 
