@@ -11,8 +11,9 @@ from reviewops.pipeline.processing import Context, Handler
 from reviewops.pipeline.tenants import ensure_tenant
 from reviewops.queue.fairness import defer_current_message
 from reviewops.ratelimit.clients import redis_for
-from reviewops.ratelimit.limits import default_limits
-from reviewops.ratelimit.reviews import mark_delayed, schedule_review
+from reviewops.ratelimit.gcra import RedisGcra
+from reviewops.ratelimit.limits import default_limits, reserve_review
+from reviewops.ratelimit.reviews import mark_delayed
 from reviewops.tenancy.usage import add_usage
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
@@ -40,12 +41,11 @@ def _apply_review_rate(ctx: Context, tenant: Tenant, review: Review) -> bool:
     client = redis_for(ctx.settings)
     if client is None:
         return False
-    fallback = default_limits(ctx.settings)
-    delay = schedule_review(client, tenant.installation_id, fallback)
-    if delay <= 0:
+    booked = reserve_review(RedisGcra(client), tenant.installation_id, default_limits(ctx.settings))
+    if booked.delay <= 0:
         return False
-    mark_delayed(review, delay)
-    return defer_current_message(delay)
+    mark_delayed(review, booked.delay, booked.rate)
+    return defer_current_message(booked.delay)
 
 
 def handle_pull_request(ctx: Context) -> str:

@@ -69,8 +69,10 @@ def test_snapshot_then_update_then_heartbeat(
         assert [r["id"] for r in snapshot["reviews"]] == sorted(alice.review_ids, reverse=True)
 
         # Another tenant's update never reaches alice; her own does.
-        other = Review(id=bob.review_ids[0], tenant_id=bob.tenant_id, repository="bob/repo", pr_number=1,
-                       head_sha="b" * 40, status="running", created_at=utcnow(), updated_at=utcnow())  # fmt: skip
+        other = Review(
+            id=bob.review_ids[0], tenant_id=bob.tenant_id, repository="bob/repo", pr_number=1,
+            head_sha="b" * 40, status="running", created_at=utcnow(), updated_at=utcnow(),
+        )  # fmt: skip
         publish_review_update(redis_client, bob.tenant_id, other)
         mine = Review(id=alice.review_ids[0], tenant_id=alice.tenant_id, repository="alice/repo", pr_number=1,
                       head_sha="a" * 40, status="completed", findings_count=2, created_at=utcnow(),
