@@ -143,3 +143,20 @@ def test_usage_reports_days_tokens_and_rate_limit_state(
     assert body["limits"]["requests_per_minute"] == 600
     assert body["rate_limit"]["remaining"] == 99 and body["rate_limit"]["window_seconds"] == 60
     assert body["running_reviews"] == 0
+
+
+def test_bad_input_is_a_4xx_not_a_database_error(client: TestClient, two: tuple[Seeded, Seeded]) -> None:
+    alice, _ = two
+    for path, params in (
+        ("/api/v1/reviews", {"repository": "a\x00b"}),
+        ("/api/v1/findings", {"severity": "err\x00"}),
+        ("/api/v1/reviews", {"pr": str(2**40)}),
+        ("/api/v1/reviews/99999999999999999999", {}),
+        ("/api/v1/reviews", {"since": "0001-01-01T00:00:00+01:00"}),
+    ):
+        response = client.get(path, params=params, headers=alice.auth)
+        assert 400 <= response.status_code < 500, (path, params, response.text)
+    assert client.get("/api/v1/reviews", headers={"Authorization": "Bearer rk_\x00_x"}).status_code in (
+        400,
+        401,
+    )
