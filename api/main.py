@@ -14,6 +14,7 @@ from api.middleware import RateLimitHeaders
 from api.problems import install_problem_handlers
 from api.routers import (
     admin_api_keys,
+    admin_features,
     admin_limits,
     admin_stats,
     admin_tenants,
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(usage.router)
     app.include_router(events.router)
     app.include_router(admin_tenants.router)
+    app.include_router(admin_features.router)
     app.include_router(admin_limits.router)
     app.include_router(admin_api_keys.router)
     app.include_router(admin_stats.router)

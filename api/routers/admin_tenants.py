@@ -1,11 +1,10 @@
-"""Admin API: tenants (list, get, suspend, resume) and their feature flags (analyzers on or off)."""
+"""Admin API: tenants (list, get, suspend, resume)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +19,6 @@ from reviewops.tenancy import audit
 
 router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin: tenants"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such tenant"}}
-ANALYZER_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
 def _list(db: Database, status: str | None, before_id: int | None, limit: int) -> Page[TenantOut]:
@@ -89,41 +87,3 @@ async def suspend_tenant(tenant_id: IdPath, admin: AdminDep, db: DbDep) -> Tenan
 )
 async def resume_tenant(tenant_id: IdPath, admin: AdminDep, db: DbDep) -> TenantOut:
     return await run_in_threadpool(_set_status, db, admin, tenant_id, TenantStatus.ACTIVE)
-
-
-class AnalyzerFlags(BaseModel):
-    """Analyzer name -> enabled. Names not listed keep their previous value (or the policy's)."""
-
-    analyzers: dict[Annotated[str, Field(pattern=ANALYZER_NAME)], bool] = Field(max_length=64)
-
-
-def _get_flags(db: Database, tenant_id: int) -> AnalyzerFlags:
-    with db.session() as session:
-        tenant = tenant_or_404(session, tenant_id)
-        current = (tenant.settings or {}).get("analyzers") or {}
-        return AnalyzerFlags(analyzers={str(k): bool(v) for k, v in current.items()})
-
-
-def _set_flags(db: Database, actor: str, tenant_id: int, flags: AnalyzerFlags) -> AnalyzerFlags:
-    with db.session() as session:
-        tenant = tenant_or_404(session, tenant_id)
-        settings = dict(tenant.settings or {})
-        merged = {**(settings.get("analyzers") or {}), **flags.analyzers}
-        tenant.settings = {**settings, "analyzers": merged}
-        audit.record(session, actor, "tenant.analyzers", f"tenant:{tenant.id}", tenant_id=tenant.id,
-                     details={"analyzers": flags.analyzers})  # fmt: skip
-        return AnalyzerFlags(analyzers=merged)
-
-
-@router.get("/{tenant_id}/features", response_model=AnalyzerFlags, responses=NOT_FOUND)
-async def get_features(tenant_id: IdPath, _admin: AdminDep, db: DbDep) -> AnalyzerFlags:
-    """Per-tenant analyzer switches (tenants.settings.analyzers), over the ReviewPolicy's."""
-    return await run_in_threadpool(_get_flags, db, tenant_id)
-
-
-@router.patch("/{tenant_id}/features", response_model=AnalyzerFlags, responses=NOT_FOUND)
-async def set_features(
-    tenant_id: IdPath, flags: AnalyzerFlags, admin: AdminDep, db: DbDep
-) -> AnalyzerFlags:
-    """Enable or disable analyzers for one tenant, e.g. {"analyzers": {"llm": false}}."""
-    return await run_in_threadpool(_set_flags, db, admin, tenant_id, flags)

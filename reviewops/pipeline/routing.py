@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from reviewops.db.models import DeliveryStatus, Review, ReviewStatus, Tenant
+from reviewops.db.models import DeliveryStatus, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.types import utcnow
 from reviewops.events import publish_after_commit
 from reviewops.pipeline.processing import Context, Handler
@@ -76,6 +76,9 @@ def handle_pull_request(ctx: Context) -> str:
     if not ctx.settings.github_app_configured:
         review.status = ReviewStatus.SKIPPED.value
         review.status_reason = "GitHub App not configured"
+    elif tenant is not None and tenant.status != TenantStatus.ACTIVE.value:
+        review.status = ReviewStatus.SKIPPED.value
+        review.status_reason = f"installation {tenant.status}"
     ctx.session.add(review)
     ctx.delivery.tenant_id = review.tenant_id
     outcome = DeliveryStatus.PROCESSED.value

@@ -114,3 +114,22 @@ def test_a_delayed_review_resumes_when_its_slot_is_due(
     resumed = _review_of(db, "resume-1")
     assert resumed is not None and resumed.status == "pending" and resumed.status_reason is None
     assert any("delayed" in n for n in resumed.timings["notes"])  # the note stays for the summary
+
+
+def test_a_suspended_tenants_reviews_are_skipped(client: Any, db: Database, settings: Settings) -> None:
+    from reviewops.db.models import Tenant
+    from reviewops.pipeline import processing, routing
+
+    with db.session() as s:
+        s.add(Tenant(installation_id=1, account_login="Codertocat", status="suspended", settings={}))
+    body, headers = signed_request(
+        "pull_request", load_payload("pull_request/opened.payload.json"), guid="susp"
+    )
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    with db.session() as s:
+        delivery_id = s.execute(select(WebhookDelivery.id)).scalar_one()
+    assert processing.process_delivery(db, settings, delivery_id, routing.route) == "processed"
+    review = _review_of(db, "susp")
+    assert (
+        review is not None and review.status == "skipped" and review.status_reason == "installation suspended"
+    )
