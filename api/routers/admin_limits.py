@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import redis
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,12 @@ from api.problems import ProblemError
 from reviewops.db.session import Database
 from reviewops.policy.store import read_generation, read_limits
 from reviewops.ratelimit import default_limits
-from reviewops.ratelimit.overrides import clear_overrides, read_overrides, set_overrides
+from reviewops.ratelimit.overrides import (
+    clear_overrides,
+    effective_concurrency,
+    read_overrides,
+    set_overrides,
+)
 from reviewops.settings import Settings
 from reviewops.tenancy import audit
 
@@ -41,6 +47,7 @@ class LimitValues(BaseModel):
     burst: int
     reviews_per_hour: int
     llm_tokens_per_day: int
+    max_concurrent_reviews: int
 
 
 class LimitOverrides(BaseModel):
@@ -50,6 +57,7 @@ class LimitOverrides(BaseModel):
     burst: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     reviews_per_hour: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     llm_tokens_per_day: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    max_concurrent_reviews: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class LimitsOut(BaseModel):
@@ -67,17 +75,21 @@ def _installation(db: Database, tenant_id: int) -> int:
         return tenant_or_404(session, tenant_id).installation_id
 
 
-def _read(settings: Settings, client: object, tenant_id: int, installation_id: int) -> LimitsOut:
+def _read(settings: Settings, client: redis.Redis | None, tenant_id: int, installation_id: int) -> LimitsOut:
     fallback = default_limits(settings)
+    cap = settings.tenant_max_concurrent_reviews
     if client is None:
-        effective, overrides, generation = fallback, {}, None
+        effective, overrides, generation, concurrency = fallback, {}, None, cap
     else:
-        effective = read_limits(client, installation_id, fallback)  # type: ignore[arg-type]
-        overrides = read_overrides(client, installation_id)  # type: ignore[arg-type]
-        generation = read_generation(client)  # type: ignore[arg-type]
+        effective = read_limits(client, installation_id, fallback)
+        overrides = read_overrides(client, installation_id)
+        generation = read_generation(client)
+        concurrency = effective_concurrency(client, installation_id, cap)
     return LimitsOut(
-        tenant_id=tenant_id, installation_id=installation_id, effective=LimitValues(**asdict(effective)),
-        overrides=overrides, settings_default=LimitValues(**asdict(fallback)), policy_generation=generation,
+        tenant_id=tenant_id, installation_id=installation_id,
+        effective=LimitValues(**asdict(effective), max_concurrent_reviews=concurrency),
+        overrides=overrides, settings_default=LimitValues(**asdict(fallback), max_concurrent_reviews=cap),
+        policy_generation=generation,
     )  # fmt: skip
 
 

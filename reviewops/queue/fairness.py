@@ -1,7 +1,9 @@
 """Tenant fairness for the review queues, as a dramatiq middleware.
 
-- Concurrency cap: a tenant holds at most `max_concurrent` slots across all workers (a Redis sorted set
-  per tenant: member = message id, score = lease expiry, so a crashed worker's slot frees itself).
+- Concurrency cap: a tenant holds at most `max_concurrent_reviews` slots across all workers (a Redis
+  sorted set per tenant: member = message id, score = lease expiry, so a crashed worker's slot frees
+  itself). The cap is read live per tenant (a weight): field `max_concurrent_reviews` of the tenant's
+  limits hash, else of the policy default hash, else REVIEWOPS_TENANT_MAX_CONCURRENT_REVIEWS.
 - A message whose tenant is at its cap is not run: it is put back on its queue's delay queue with a
   short, growing delay and skipped, so it never occupies a worker thread while other tenants wait.
   The deferred copies live in dramatiq's own `<queue>.DQ.msgs` hash, so the operator's backlog count
@@ -25,6 +27,7 @@ import dramatiq
 import redis
 from dramatiq.middleware import Middleware, SkipMessage
 
+from reviewops.policy.store import DEFAULT_LIMITS_KEY, PREFIX
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,12 @@ TENANT_OPTION = "tenant"
 DEFERRALS_OPTION = "fair_deferrals"
 _MS = 1000
 
-# KEYS: 1 slots zset. ARGV: 1 member, 2 cap, 3 lease (ms). Expired leases are dropped first.
+# KEYS: 1 slots zset, 2 tenant limits hash, 3 default limits hash. ARGV: 1 member, 2 cap, 3 lease (ms).
+# The cap is read live like the other limits: tenant override, policy default, then the setting.
 ACQUIRE_LUA = """
+local cap = tonumber(redis.call('HGET', KEYS[2], 'max_concurrent_reviews'))
+  or tonumber(redis.call('HGET', KEYS[3], 'max_concurrent_reviews'))
+  or tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -43,7 +50,7 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   return 1
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+if redis.call('ZCARD', KEYS[1]) >= cap then
   return 0
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
@@ -107,7 +114,8 @@ class TenantFairness(Middleware):
         script = self._scripts.get(id(client))
         if script is None:
             script = self._scripts[id(client)] = client.register_script(ACQUIRE_LUA)
-        return bool(script(keys=[slots_key(tenant)], args=[member, self.max_concurrent, self.lease_ms]))
+        keys = [slots_key(tenant), f"{PREFIX}limits:tenant:{tenant}", DEFAULT_LIMITS_KEY]
+        return bool(script(keys=keys, args=[member, self.max_concurrent, self.lease_ms]))
 
     def _requeue(self, broker: dramatiq.Broker, message: Any, delay_seconds: float, **options: Any) -> None:
         delay_ms = max(int(delay_seconds * _MS), 1)
@@ -128,7 +136,7 @@ class TenantFairness(Middleware):
         self._requeue(broker, message, delay, **{DEFERRALS_OPTION: deferrals + 1})
         metrics.FAIR_DEFERRALS.inc()
         _local.in_message = False
-        raise SkipMessage(f"tenant at its cap of {self.max_concurrent} running reviews; deferred")
+        raise SkipMessage("tenant at its concurrency cap; deferred")
 
     def _release(self) -> None:
         held = getattr(_local, "held", None)

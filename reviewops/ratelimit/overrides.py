@@ -12,9 +12,17 @@ from dataclasses import fields
 
 import redis
 
-from reviewops.policy.store import TENANT_SET_KEY, TenantLimits, _decode, tenant_limits_key
+from reviewops.policy.store import (
+    DEFAULT_LIMITS_KEY,
+    TENANT_SET_KEY,
+    TenantLimits,
+    _decode,
+    tenant_limits_key,
+)
 
-LIMIT_FIELDS = tuple(f.name for f in fields(TenantLimits))
+# The fairness middleware's per-tenant cap lives in the same hash (reviewops.queue.fairness).
+CONCURRENCY_FIELD = "max_concurrent_reviews"
+LIMIT_FIELDS = (*(f.name for f in fields(TenantLimits)), CONCURRENCY_FIELD)
 
 
 def read_overrides(client: redis.Redis, installation_id: int) -> dict[str, int]:
@@ -40,3 +48,16 @@ def clear_overrides(client: redis.Redis, installation_id: int) -> None:
     pipe.delete(tenant_limits_key(installation_id))
     pipe.srem(TENANT_SET_KEY, installation_id)
     pipe.execute()
+
+
+def effective_concurrency(client: redis.Redis, installation_id: int, fallback: int) -> int:
+    """The tenant's concurrent-review cap as the fairness middleware reads it."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hget(tenant_limits_key(installation_id), CONCURRENCY_FIELD)
+    pipe.hget(DEFAULT_LIMITS_KEY, CONCURRENCY_FIELD)
+    for value in pipe.execute():
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            continue
+    return fallback

@@ -69,9 +69,13 @@ def test_limits_read_and_override_live(client: TestClient, db: Database, redis_c
     assert client.get("/api/v1/reviews", headers=tenant.auth).status_code == 200
     assert client.get("/api/v1/reviews", headers=tenant.auth).status_code == 429
     assert client.patch(path, json={"burst": 0}, headers=ADMIN).status_code == 422
+    weighted = client.patch(path, json={"max_concurrent_reviews": 5}, headers=ADMIN).json()
+    assert weighted["effective"]["max_concurrent_reviews"] == 5
+    assert weighted["settings_default"]["max_concurrent_reviews"] == 2
+    assert weighted["overrides"] == {"requests_per_minute": 2, "burst": 1, "max_concurrent_reviews": 5}
     cleared = client.delete(path, headers=ADMIN).json()
     assert cleared["overrides"] == {} and not redis_client.exists(tenant_limits_key(303))
-    assert [a for a, _ in audit_actions(db)][-2:] == ["limits.set", "limits.clear"]
+    assert [a for a, _ in audit_actions(db)][-3:] == ["limits.set", "limits.set", "limits.clear"]
 
 
 def test_feature_flags_land_in_tenant_settings(client: TestClient, db: Database) -> None:

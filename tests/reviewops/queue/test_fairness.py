@@ -108,3 +108,21 @@ def test_deferral_on_request_runs_the_message_again_later(
 
 def test_defer_outside_a_worker_is_refused() -> None:
     assert defer_current_message(1) is False
+
+
+def test_caps_are_weighted_per_tenant_and_read_live(
+    fair_broker: dramatiq.Broker, redis_client: redis.Redis
+) -> None:
+    from reviewops.policy.store import DEFAULT_LIMITS_KEY, tenant_limits_key
+    from reviewops.queue.fairness import TenantFairness
+
+    fairness = next(m for m in fair_broker.middleware if isinstance(m, TenantFairness))
+    acquire = fairness._acquire
+    assert [acquire(redis_client, BIG, f"m{i}") for i in range(2)] == [True, False]  # the setting: 1
+    redis_client.hset(DEFAULT_LIMITS_KEY, mapping={"max_concurrent_reviews": 2})
+    assert acquire(redis_client, BIG, "m1") and not acquire(redis_client, BIG, "m2")
+    redis_client.hset(tenant_limits_key(BIG), mapping={"max_concurrent_reviews": 4})  # a heavier tenant
+    assert [acquire(redis_client, BIG, f"m{i}") for i in range(2, 5)] == [True, True, False]
+    assert running_count(redis_client, BIG) == 4
+    assert acquire(redis_client, SMALL, "s0") and acquire(redis_client, SMALL, "s1")
+    assert not acquire(redis_client, SMALL, "s2")
