@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any
 
 import dramatiq
@@ -67,8 +68,6 @@ def slots_key(tenant: object) -> str:
 
 def running_count(client: redis.Redis, tenant: object) -> int:
     """Slots a tenant holds now (expired leases excluded); for the usage API and tests."""
-    import time
-
     return int(client.zcount(slots_key(tenant), int(time.time() * _MS), "+inf"))
 
 
