@@ -9,7 +9,7 @@ import dramatiq
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import deliveries, health, webhooks
+from api.routers import dead_letters, deliveries, health, webhooks
 from reviewops import __version__
 from reviewops.db.session import Database
 from reviewops.queue.broker import build_broker
@@ -45,4 +45,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(dead_letters.router)
     return app
