@@ -20,7 +20,6 @@ from reviewops.dlq.store import FilterError, Filters, parse_duration
 from reviewops.telemetry.queue_collector import install_queue_collector
 
 
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Queue and dead-letter gauges for this process's /metrics, read at scrape time."""

@@ -96,11 +96,15 @@ def _claimable(filters: Filters, now: datetime) -> Any:
     return stmt.order_by(DeadLetter.last_failed_at, DeadLetter.id)
 
 
-def _claim(db: Database, filters: Filters, replay_id: str, size: int) -> list[tuple[DeadLetter, bool]]:
+def _claim(
+    db: Database, filters: Filters, replay_id: str, size: int, exclude: set[int]
+) -> list[tuple[DeadLetter, bool]]:
     """Claim up to `size` rows; each comes with whether its delivery already finished."""
     now = utcnow()
     with db.session() as session:
         ids = _claimable(filters, now).limit(size)
+        if exclude:  # rows this replay already failed to enqueue: not again in the same run
+            ids = ids.where(DeadLetter.id.not_in(exclude))
         if not db.is_sqlite:
             ids = ids.with_for_update(skip_locked=True)
         rows = list(
@@ -212,8 +216,10 @@ def replay(
     last_progress = started
     consecutive_failures = 0
     enqueued = 0
+    failed_rows: list[DeadLetter] = []
     while budget is None or budget > 0:
-        batch = _claim(db, filters, result.replay_id, min(BATCH, budget) if budget is not None else BATCH)
+        size = min(BATCH, budget) if budget is not None else BATCH
+        batch = _claim(db, filters, result.replay_id, size, {row.id for row in failed_rows})
         if not batch:
             break
         if budget is not None:
@@ -249,6 +255,7 @@ def replay(
                 last_progress = time.monotonic()
                 on_progress(result)
         result.failed += len(failed)
+        failed_rows.extend(failed)
         _settle(db, result.replay_id, done, failed)
         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             break

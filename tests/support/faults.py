@@ -7,14 +7,16 @@ handler records the delivery as processed and counts its successful runs in Redi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import dramatiq
 import redis
 
-from reviewops.db.models import WebhookDelivery
+from reviewops.db.models import DeadLetter, Tenant, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.errors import PermanentError, TransientError
@@ -87,3 +89,42 @@ def running_worker(
         yield w
     finally:
         w.stop(timeout=5000)
+
+
+def bulk_dead_letters(
+    db: Database,
+    count: int,
+    *,
+    tenant_id: int | None = None,
+    error_type: str = "transient",
+    failed_at: datetime | None = None,
+    options: dict[str, Any] | None = None,
+) -> list[int]:
+    """`count` dead deliveries of the fault event with their dead letters, as the worker would leave them."""
+    when = failed_at or utcnow()
+    with db.session() as session:
+        if tenant_id is not None and session.get(Tenant, tenant_id) is None:
+            session.add(Tenant(id=tenant_id, installation_id=10_000 + tenant_id, account_login=f"t{tenant_id}"))
+            session.flush()
+        deliveries = [
+            WebhookDelivery(
+                app_id=0, delivery_guid=f"bulk-{uuid.uuid4()}", event=FAULT_EVENT, action="transient",
+                tenant_id=tenant_id, payload={}, status="dead", attempts=4, created_at=when, updated_at=when,
+            )  # fmt: skip
+            for _ in range(count)
+        ]
+        session.add_all(deliveries)
+        session.flush()
+        letters = [
+            DeadLetter(
+                message_id=str(uuid.uuid4()), actor="process_delivery", queue="reviews", args=[d.id],
+                kwargs={}, options=dict(options or {}), tenant_id=tenant_id, delivery_id=d.id,
+                error_type=error_type, error_class="reviewops.errors.TransientError", error_message="boom",
+                traceback="Traceback ...", attempts=4, first_failed_at=when, last_failed_at=when,
+                replay_state="pending", replay_count=0, created_at=when,
+            )  # fmt: skip
+            for d in deliveries
+        ]
+        session.add_all(letters)
+        session.flush()
+        return [letter.id for letter in letters]
