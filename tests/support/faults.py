@@ -104,25 +104,48 @@ def bulk_dead_letters(
     when = failed_at or utcnow()
     with db.session() as session:
         if tenant_id is not None and session.get(Tenant, tenant_id) is None:
-            session.add(Tenant(id=tenant_id, installation_id=10_000 + tenant_id, account_login=f"t{tenant_id}"))
+            session.add(
+                Tenant(id=tenant_id, installation_id=10_000 + tenant_id, account_login=f"t{tenant_id}")
+            )
             session.flush()
         deliveries = [
             WebhookDelivery(
-                app_id=0, delivery_guid=f"bulk-{uuid.uuid4()}", event=FAULT_EVENT, action="transient",
-                tenant_id=tenant_id, payload={}, status="dead", attempts=4, created_at=when, updated_at=when,
-            )  # fmt: skip
+                app_id=0,
+                delivery_guid=f"bulk-{uuid.uuid4()}",
+                event=FAULT_EVENT,
+                action="transient",
+                tenant_id=tenant_id,
+                payload={},
+                status="dead",
+                attempts=4,
+                created_at=when,
+                updated_at=when,
+            )
             for _ in range(count)
         ]
         session.add_all(deliveries)
         session.flush()
         letters = [
             DeadLetter(
-                message_id=str(uuid.uuid4()), actor="process_delivery", queue="reviews", args=[d.id],
-                kwargs={}, options=dict(options or {}), tenant_id=tenant_id, delivery_id=d.id,
-                error_type=error_type, error_class="reviewops.errors.TransientError", error_message="boom",
-                traceback="Traceback ...", attempts=4, first_failed_at=when, last_failed_at=when,
-                replay_state="pending", replay_count=0, created_at=when,
-            )  # fmt: skip
+                message_id=str(uuid.uuid4()),
+                actor="process_delivery",
+                queue="reviews",
+                args=[d.id],
+                kwargs={},
+                options=dict(options or {}),
+                tenant_id=tenant_id,
+                delivery_id=d.id,
+                error_type=error_type,
+                error_class="reviewops.errors.TransientError",
+                error_message="boom",
+                traceback="Traceback ...",
+                attempts=4,
+                first_failed_at=when,
+                last_failed_at=when,
+                replay_state="pending",
+                replay_count=0,
+                created_at=when,
+            )
             for d in deliveries
         ]
         session.add_all(letters)
