@@ -108,3 +108,46 @@ def test_retry_after_sets_the_delay_of_the_retry(
     # max backoff is 0.2 s in these settings: only the rate limit's 300 s can explain this delay.
     assert 300_000 <= options["eta"] - options["requeue_timestamp"] < 301_000
     assert delivery(db, delivery_id).status == "failed"
+
+
+def test_replayed_message_gets_its_full_retries_again(
+    broker: dramatiq.Broker, db: Database, redis_client: redis.Redis, fault_worker: dramatiq.Worker
+) -> None:
+    from reviewops.dlq import replay as service
+    from reviewops.dlq.store import Filters
+
+    delivery_id = make_delivery(db, "transient")
+    arm(redis_client, delivery_id, 100)
+    enqueue_delivery(broker, delivery_id)
+    wait_until(lambda: delivery(db, delivery_id).status == "dead", what="dead")
+    (letter,) = dead_letters(db)
+    assert letter.attempts == 4
+
+    # As many failures as retry_max allows: survivable only if the replay reset the retry count.
+    arm(redis_client, delivery_id, 3)
+    result = service.replay(db, broker, Filters(), redis_client=redis_client)
+    assert result.replayed == 1
+    wait_until(lambda: delivery(db, delivery_id).status == "processed", what="processed after replay")
+    (after,) = dead_letters(db)
+    assert after.id == letter.id and after.replay_state == "replayed" and after.replay_count == 1
+    assert after.attempts == 4  # never dead-lettered again
+    assert delivery(db, delivery_id).attempts == 8
+    assert redis_client.get(done_key(delivery_id)) == b"1"
+    wait_until(lambda: redis_client.get(PENDING_KEY) == b"0", what="pending count back to 0")
+
+
+def test_a_replay_that_fails_for_good_reopens_the_same_dead_letter(
+    broker: dramatiq.Broker, db: Database, redis_client: redis.Redis, fault_worker: dramatiq.Worker
+) -> None:
+    from reviewops.dlq import replay as service
+    from reviewops.dlq.store import Filters
+
+    delivery_id = make_delivery(db, "permanent")
+    arm(redis_client, delivery_id, 2)
+    enqueue_delivery(broker, delivery_id)
+    wait_until(lambda: delivery(db, delivery_id).status == "dead", what="dead")
+    assert service.replay(db, broker, Filters()).replayed == 1
+    wait_until(lambda: dead_letters(db)[0].replay_state == "pending", what="dead again")
+    (letter,) = dead_letters(db)
+    assert letter.attempts == 2 and letter.replay_count == 1 and letter.queue == "reviews.replay"
+    assert delivery(db, delivery_id).status == "dead"
