@@ -47,10 +47,18 @@ def delivery(db: Database, delivery_id: int) -> WebhookDelivery:
 def test_transient_failure_is_retried_then_succeeds(
     broker: dramatiq.Broker, db: Database, redis_client: redis.Redis, fault_worker: dramatiq.Worker
 ) -> None:
+    from prometheus_client import REGISTRY
+
+    def retries() -> float:
+        labels = {"actor": "process_delivery", "error_type": "declared"}
+        return REGISTRY.get_sample_value("reviewops_task_retries_total", labels) or 0.0
+
+    before = retries()
     delivery_id = make_delivery(db, "transient")
     arm(redis_client, delivery_id, 2)
     enqueue_delivery(broker, delivery_id)
     wait_until(lambda: delivery(db, delivery_id).status == "processed", what="processed")
+    assert retries() - before == 2
     assert delivery(db, delivery_id).attempts == 3
     assert redis_client.get(done_key(delivery_id)) == b"1"
     assert dead_letters(db) == []
