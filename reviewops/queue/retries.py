@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import dramatiq
 from dramatiq.broker import MessageProxy
+from dramatiq.errors import Retry
 from dramatiq.middleware import Middleware
 
 from reviewops.errors import classify, error_class_name
@@ -59,7 +60,9 @@ class ClassifiedRetries(Middleware):
 
     @property
     def actor_options(self) -> set[str]:
-        return {"max_retries", "min_backoff", "max_backoff", "throws", "retry_when", "on_retry_exhausted"}
+        # dramatiq's `retry_when` and `on_retry_exhausted` are deliberately not offered: declaring them
+        # fails loudly instead of being ignored.
+        return {"max_retries", "min_backoff", "max_backoff", "throws"}
 
     def _option(self, message: MessageProxy, actor: dramatiq.Actor[Any, Any], name: str, default: int) -> int:
         return int(message.options.get(name, actor.options.get(name, default)))
@@ -95,11 +98,14 @@ class ClassifiedRetries(Middleware):
             )  # fmt: skip
             message.fail()
             return
+        retry_after = verdict.retry_after
+        if isinstance(exception, Retry) and exception.delay is not None:
+            retry_after = exception.delay / 1000  # dramatiq's own `raise Retry(delay=ms)`
         delay = compute_delay_ms(
             retries,
             self._option(message, actor, "min_backoff", self.min_backoff),
             self._option(message, actor, "max_backoff", self.max_backoff),
-            verdict.retry_after,
+            retry_after,
         )
         metrics.TASK_RETRIES.labels(message.actor_name, verdict.category).inc()
         log.info("retrying message %s in %s ms (%s)", message.message_id, delay, verdict.category)
