@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+import structlog
 
 from reviewops.db.session import Database
 from reviewops.errors import PermanentError
@@ -42,7 +43,12 @@ def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str
     """
 
     def process_delivery(delivery_id: int) -> None:
-        processing.process_delivery(runtime.db, runtime.settings, delivery_id, runtime.router)
+        # Worker threads are reused: each message starts with a clean log context.
+        structlog.contextvars.clear_contextvars()
+        try:
+            processing.process_delivery(runtime.db, runtime.settings, delivery_id, runtime.router)
+        finally:
+            structlog.contextvars.clear_contextvars()
 
     retry_options: dict[str, Any] = {
         "max_retries": runtime.settings.retry_max,

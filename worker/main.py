@@ -18,6 +18,7 @@ from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
 from reviewops.settings import Settings
 from reviewops.telemetry.queue_collector import install_queue_collector
+from reviewops.telemetry.tracing import setup_tracing
 from worker.actors import Router, WorkerRuntime, register_actors
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def start_worker(
     router: Router | None = None,
 ) -> dramatiq.Worker:
     """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
+    setup_tracing("reviewops-worker")
     install_worker_middleware(broker, settings, db)
     runtime = WorkerRuntime(settings=settings, db=db)
     if router is not None:
@@ -73,7 +75,10 @@ def run(settings: Settings) -> None:
         )
     from prometheus_client import start_http_server
 
-    start_http_server(settings.worker_metrics_port, addr=settings.host)
+    from reviewops.telemetry.exposition import prepare_multiprocess_dir, registry
+
+    prepare_multiprocess_dir()
+    start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry())
     broker = build_broker(settings.redis_url)
     db = Database(settings.database_url)
     worker = start_worker(broker, settings, db)

@@ -8,7 +8,6 @@ worker maintenance pass, so it is exact within one maintenance interval even if 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from reviewops import durations
 from reviewops.db.models import DeadLetter, DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
@@ -30,8 +30,6 @@ PENDING_KEY = "reviewops:dead-letters:pending"
 ERROR_TYPES = ("transient", "permanent")
 STATES = ("pending", "replaying", "replayed")
 DELIVERY_ACTORS = frozenset({PROCESS_DELIVERY, PROCESS_DELIVERY_REPLAY})
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class FilterError(ValueError):
@@ -43,11 +41,11 @@ class FilterError(ValueError):
 
 
 def parse_duration(value: str, option: str = "--older-than") -> timedelta:
-    """`90s`, `10m`, `2h`, `7d`, `1w` -> timedelta."""
-    match = _DURATION.match(value.strip())
-    if not match:
-        raise FilterError(option, f"invalid duration {value!r}; use a number with s, m, h, d or w, e.g. 10m")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    """`90s`, `10m`, `2h`, `7d`, `1w` -> timedelta (reviewops.durations), errors naming the option."""
+    try:
+        return durations.parse_duration(value)
+    except ValueError as exc:
+        raise FilterError(option, str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -137,3 +137,8 @@ def install_queue_collector(broker: dramatiq.Broker, db: Database | None) -> Que
         _installed = QueueCollector(broker, db)
         REGISTRY.register(_installed)
         return _installed
+
+
+def installed_collector() -> QueueCollector | None:
+    """The process-wide collector, for registries other than the default one (multi-process mode)."""
+    return _installed
