@@ -23,6 +23,7 @@ from api.routers import (
     admin_limits,
     admin_stats,
     admin_tenants,
+    dead_letters,
     deliveries,
     events,
     findings,
@@ -120,4 +121,5 @@ def create_app(
     app.include_router(admin_limits.router)
     app.include_router(admin_api_keys.router)
     app.include_router(admin_stats.router)
+    app.include_router(dead_letters.router)
     return app

@@ -139,6 +139,23 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated origins allowed by CORS (dashboards). Empty: no CORS headers.",
     )
+    # --- dead letters, replay, crash safety ---
+    dead_letter_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days a dead letter is kept after its last failure; 0 keeps dead letters forever.",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=15,
+        gt=0,
+        description="How often each worker requeues messages of dead workers, applies dead-letter "
+        "retention and republishes the dead-letter count.",
+    )
+    worker_heartbeat_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="A worker silent this long is dead: its unacknowledged messages are redelivered.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

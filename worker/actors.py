@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
@@ -11,8 +12,17 @@ import structlog
 from reviewops.db.session import Database
 from reviewops.errors import PermanentError
 from reviewops.pipeline import processing, routing
-from reviewops.queue.broker import LIVE_QUEUE, PROCESS_DELIVERY
+from reviewops.queue.broker import (
+    LIVE_PRIORITY,
+    LIVE_QUEUE,
+    PROCESS_DELIVERY,
+    PROCESS_DELIVERY_REPLAY,
+    REPLAY_PRIORITY,
+    REPLAY_QUEUE,
+)
 from reviewops.settings import Settings
+
+Router = Callable[[str, str | None], processing.Handler | None]
 
 
 @dataclass
@@ -21,24 +31,37 @@ class WorkerRuntime:
 
     settings: Settings
     db: Database
+    # Which handler takes which event; tests inject routers that fail or block on purpose.
+    router: Router = field(default=routing.route)
 
 
 def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, Any]]:
+    """`process_delivery` on the live lane and `process_delivery_replay` (same work) on the replay lane.
+
+    Every worker consumes both queues; dramatiq hands prefetched work to threads by actor priority
+    (lower first), so a replayed message never starts while live work is waiting in the process.
+    """
+
     def process_delivery(delivery_id: int) -> None:
         # Worker threads are reused: each message starts with a clean log context.
         structlog.contextvars.clear_contextvars()
         try:
-            processing.process_delivery(runtime.db, runtime.settings, delivery_id, routing.route)
+            processing.process_delivery(runtime.db, runtime.settings, delivery_id, runtime.router)
         finally:
             structlog.contextvars.clear_contextvars()
 
-    actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
-        broker=broker,
-        actor_name=PROCESS_DELIVERY,
-        queue_name=LIVE_QUEUE,
-        max_retries=runtime.settings.retry_max,
-        min_backoff=int(runtime.settings.retry_min_backoff_seconds * 1000),
-        max_backoff=int(runtime.settings.retry_max_backoff_seconds * 1000),
-        throws=(PermanentError,),
-    )(process_delivery)
-    return {PROCESS_DELIVERY: actor}
+    retry_options: dict[str, Any] = {
+        "max_retries": runtime.settings.retry_max,
+        "min_backoff": int(runtime.settings.retry_min_backoff_seconds * 1000),
+        "max_backoff": int(runtime.settings.retry_max_backoff_seconds * 1000),
+        "throws": (PermanentError,),
+    }
+    actors: dict[str, dramatiq.Actor[Any, Any]] = {}
+    for name, queue, priority in (
+        (PROCESS_DELIVERY, LIVE_QUEUE, LIVE_PRIORITY),
+        (PROCESS_DELIVERY_REPLAY, REPLAY_QUEUE, REPLAY_PRIORITY),
+    ):
+        actors[name] = dramatiq.actor(
+            broker=broker, actor_name=name, queue_name=queue, priority=priority, **retry_options
+        )(process_delivery)
+    return actors

@@ -8,24 +8,62 @@ import threading
 from types import FrameType
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 
 from reviewops.db.session import Database
+from reviewops.dlq.middleware import DeadLetters
+from reviewops.dlq.store import apply_retention, publish_pending_count
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
+from reviewops.queue.maintenance import Maintenance
+from reviewops.queue.retries import ClassifiedRetries
 from reviewops.settings import Settings
+from reviewops.telemetry.queue_collector import install_queue_collector
 from reviewops.telemetry.tracing import setup_tracing
-from worker.actors import WorkerRuntime, register_actors
+from worker.actors import Router, WorkerRuntime, register_actors
 
 log = logging.getLogger(__name__)
 
 
+def install_worker_middleware(broker: dramatiq.Broker, settings: Settings, db: Database) -> None:
+    """Dead-letter recording (needs the database, so it is added here, not in build_broker) and maintenance.
+
+    DeadLetters goes before ClassifiedRetries in the list because dramatiq runs `after_*` hooks in reverse:
+    the retry verdict must exist before the dead letter is written.
+    """
+    if isinstance(broker, RedisBroker):
+        broker.heartbeat_timeout = int(settings.worker_heartbeat_timeout_seconds * 1000)
+    client = broker.client if isinstance(broker, RedisBroker) else None
+    has_retries = any(isinstance(m, ClassifiedRetries) for m in broker.middleware)
+    broker.add_middleware(DeadLetters(db), before=ClassifiedRetries if has_retries else None)
+    broker.add_middleware(
+        Maintenance(
+            settings.maintenance_interval_seconds,
+            tasks=[
+                lambda: apply_retention(db, settings.dead_letter_retention_days, client),
+                lambda: publish_pending_count(db, client),
+            ],
+        )
+    )
+
+
 def start_worker(
-    broker: dramatiq.Broker, settings: Settings, db: Database, *, threads: int | None = None
+    broker: dramatiq.Broker,
+    settings: Settings,
+    db: Database,
+    *,
+    threads: int | None = None,
+    router: Router | None = None,
 ) -> dramatiq.Worker:
     """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
     setup_tracing("reviewops-worker")
-    register_actors(broker, WorkerRuntime(settings=settings, db=db))
     configure_fairness(broker, settings)
+    install_worker_middleware(broker, settings, db)
+    runtime = WorkerRuntime(settings=settings, db=db)
+    if router is not None:
+        runtime.router = router
+    register_actors(broker, runtime)
+    install_queue_collector(broker, db)
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     worker.start()
     return worker

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from reviewops import __version__
-from reviewops.cli import retention, run, secrets, webhooks
+from reviewops.cli import dlq, retention, run, secrets, webhooks
 
 app = typer.Typer(
     name="reviewops",
@@ -21,6 +21,7 @@ app.command("migrate")(run.migrate)
 app.command("send-test-webhook")(webhooks.send_test_webhook)
 app.command("rotate-webhook-secret")(secrets.rotate_webhook_secret)
 app.add_typer(retention.app, name="retention")
+app.add_typer(dlq.app, name="dlq")
 
 
 @app.command("version")

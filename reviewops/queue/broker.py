@@ -8,8 +8,10 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
+from reviewops.queue.retries import ClassifiedRetries
 
 LIVE_QUEUE = "reviews"
 REPLAY_QUEUE = "reviews.replay"
@@ -23,18 +25,34 @@ def delivery_message_id(delivery_id: int) -> str:
     return str(uuid.uuid5(_MESSAGE_NS, f"delivery:{delivery_id}"))
 
 
+# The replay lane's actor: same function, lower priority (dramatiq runs lower numbers first), own queue.
+PROCESS_DELIVERY_REPLAY = "process_delivery_replay"
+LIVE_PRIORITY = 0
+REPLAY_PRIORITY = 100
+
+
+def broker_middleware() -> list[Middleware]:
+    """dramatiq's defaults with `Retries` swapped for ReviewOps' error-class aware retries."""
+    return [m() for m in default_middleware if m is not Retries] + [ClassifiedRetries()]
+
+
 def build_broker(
     redis_url: str | None, *, namespace: str = "dramatiq", **redis_kwargs: Any
 ) -> dramatiq.Broker:
-    """A Redis broker when a URL is given, else an in-process one (the embedded default)."""
+    """A Redis broker when a URL is given, else an in-process one (the embedded default).
+
+    `redis_kwargs` may carry `heartbeat_timeout` (ms): how long a silent worker keeps its unacked messages.
+    """
     broker: dramatiq.Broker
     if redis_url:
         redis_kwargs.setdefault("socket_connect_timeout", 2)
         redis_kwargs.setdefault("socket_timeout", 5)
-        broker = RedisBroker(url=redis_url, namespace=namespace, **redis_kwargs)
+        broker = RedisBroker(
+            url=redis_url, namespace=namespace, middleware=broker_middleware(), **redis_kwargs
+        )
         broker.add_middleware(MessageLocator())
     else:
-        broker = StubBroker()
+        broker = StubBroker(middleware=broker_middleware())
         broker.emit_after("process_boot")
     from reviewops.queue.tracing import TracingMiddleware
 
@@ -55,14 +73,16 @@ def enqueue_delivery(
 ) -> dramatiq.Message[Any]:
     """Send `process_delivery(delivery_id)`: messages carry ids, never payloads.
 
-    `tenant` (the installation id) lets the fairness middleware cap the tenant's concurrent work.
+    `tenant` (the installation id) lets the fairness middleware cap the tenant's concurrent work; the
+    replay queue gets the low-priority replay actor so replays never run ahead of live work.
     """
+    actor = PROCESS_DELIVERY_REPLAY if queue == REPLAY_QUEUE else PROCESS_DELIVERY
     options = dict(options or {})
     if tenant is not None:
         options[TENANT_OPTION] = tenant
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=queue,
-        actor_name=PROCESS_DELIVERY,
+        actor_name=actor,
         args=(delivery_id,),
         kwargs={},
         options=options,

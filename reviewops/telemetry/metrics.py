@@ -67,3 +67,28 @@ FAIR_DEFERRALS = Counter(
     "reviewops_fair_deferrals_total",
     "Queue messages put back with a short delay because their tenant was at its concurrency cap.",
 )
+# --- retries, dead letters, replay, queues (issue 5) ---
+# error_type of retries is a bounded category (rate_limit, network, timeout, database, server_error,
+# declared, unknown); error_type of dead letters is the kind (transient, permanent).
+TASK_RETRIES = Counter(
+    "reviewops_task_retries_total",
+    "Failed attempts scheduled for a retry, by actor and error category.",
+    ["actor", "error_type"],
+)
+DEAD_LETTERED = Counter(
+    "reviewops_dead_lettered_total",
+    "Messages recorded in the dead-letter store, by queue and error kind (transient, permanent).",
+    ["queue", "error_type"],
+)
+DLQ_REPLAYED = Counter("reviewops_dlq_replayed_total", "Dead letters enqueued again by a replay.")
+MAINTENANCE_RUNS = Counter(
+    "reviewops_worker_maintenance_runs_total",
+    "Worker maintenance passes, by outcome (ok, error).",
+    ["outcome"],
+)
+# Gauges read from Redis/PostgreSQL at scrape time: see reviewops.telemetry.queue_collector.
+QUEUE_GAUGE_NAMES = (
+    "reviewops_queue_depth",
+    "reviewops_queue_oldest_message_age_seconds",
+    "reviewops_dead_letters",
+)

@@ -1,0 +1,144 @@
+"""Queue and dead-letter gauges, read from Redis and PostgreSQL when Prometheus scrapes (cached briefly).
+
+- reviewops_queue_depth{queue}: ready + in-flight (`<q>.msgs`) + delayed (`<q>.DQ.msgs`), never LLEN.
+- reviewops_queue_oldest_message_age_seconds{queue}: now - the smallest `message_timestamp` among the head
+  of the ready list and a bounded HSCAN sample of both hashes (exact for short queues, a lower bound for
+  very long ones); 0 when the queue is empty.
+- reviewops_dead_letters{queue,error_type}: unreplayed rows of `dead_letters`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from reviewops.db.session import Database
+from reviewops.queue.backlog import queue_backlog
+
+log = logging.getLogger(__name__)
+
+SCAN_LIMIT = 1000
+CACHE_SECONDS = 5.0
+
+
+def _timestamp(body: bytes | str | None) -> int | None:
+    if not body:
+        return None
+    try:
+        value = json.loads(body).get("message_timestamp")
+    except (ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int | float) else None
+
+
+def oldest_message_timestamp(
+    client: redis.Redis, queue: str, namespace: str = "dramatiq", limit: int = SCAN_LIMIT
+) -> int | None:
+    """Smallest message_timestamp (ms) found in the queue's hashes, scanning at most `limit` entries each."""
+    stamps: list[int] = []
+    head = client.lindex(f"{namespace}:{queue}", 0)
+    if head is not None:
+        stamp = _timestamp(client.hget(f"{namespace}:{queue}.msgs", head))
+        if stamp is not None:
+            stamps.append(stamp)
+    for key in (f"{namespace}:{queue}.msgs", f"{namespace}:{queue}.DQ.msgs"):
+        for seen, (_id, body) in enumerate(client.hscan_iter(key, count=200)):
+            if seen >= limit:
+                break
+            stamp = _timestamp(body)
+            if stamp is not None:
+                stamps.append(stamp)
+    return min(stamps) if stamps else None
+
+
+class QueueCollector(Collector):
+    """Reads the broker's hashes and the dead-letter table at scrape time; failures yield no samples."""
+
+    def __init__(
+        self, broker: dramatiq.Broker, db: Database | None, cache_seconds: float = CACHE_SECONDS
+    ) -> None:
+        self.broker = broker
+        self.db = db
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[GaugeMetricFamily]] | None = None
+
+    def _queues(self) -> list[str]:
+        return sorted(q for q in self.broker.get_declared_queues() if not q.endswith((".DQ", ".XQ")))
+
+    def _families(self) -> list[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "reviewops_queue_depth", "Messages ready, in flight or delayed, from the broker's hashes.",
+            labels=["queue"],
+        )  # fmt: skip
+        age = GaugeMetricFamily(
+            "reviewops_queue_oldest_message_age_seconds", "Age of the oldest message in the queue.",
+            labels=["queue"],
+        )  # fmt: skip
+        dead = GaugeMetricFamily(
+            "reviewops_dead_letters", "Unreplayed dead letters, by queue and error kind.",
+            labels=["queue", "error_type"],
+        )  # fmt: skip
+        if isinstance(self.broker, RedisBroker):
+            try:
+                now = time.time() * 1000
+                for queue in self._queues():
+                    depth.add_metric([queue], queue_backlog(self.broker.client, queue, self.broker.namespace))
+                    oldest = oldest_message_timestamp(self.broker.client, queue, self.broker.namespace)
+                    age.add_metric([queue], max(0.0, (now - oldest) / 1000) if oldest else 0.0)
+            except Exception as exc:
+                log.warning("queue gauges unavailable: %s", type(exc).__name__)
+        if self.db is not None:
+            try:
+                from reviewops.dlq.store import ERROR_TYPES, pending_by_queue
+
+                counts = pending_by_queue(self.db)
+                for queue in self._queues():
+                    for error_type in ERROR_TYPES:
+                        counts.setdefault((queue, error_type), 0)
+                for (queue, error_type), count in sorted(counts.items()):
+                    dead.add_metric([queue, error_type], count)
+            except Exception as exc:
+                log.warning("dead-letter gauge unavailable: %s", type(exc).__name__)
+        return [depth, age, dead]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._cached[0] > self.cache_seconds:
+                self._cached = (time.monotonic(), self._families())
+            families = self._cached[1]
+        yield from families
+
+    def describe(self) -> Iterable[Any]:
+        return []  # collected lazily: no Redis/PostgreSQL round trip at registration
+
+
+_installed: QueueCollector | None = None
+_install_lock = threading.Lock()
+
+
+def install_queue_collector(broker: dramatiq.Broker, db: Database | None) -> QueueCollector:
+    """Register (or replace) the process-wide collector on the default registry."""
+    global _installed
+    with _install_lock:
+        if _installed is not None:
+            REGISTRY.unregister(_installed)
+        _installed = QueueCollector(broker, db)
+        REGISTRY.register(_installed)
+        return _installed
+
+
+def installed_collector() -> QueueCollector | None:
+    """The process-wide collector, for registries other than the default one (multi-process mode)."""
+    return _installed
