@@ -102,9 +102,9 @@ def _clean(path: str) -> str:
 
 def parse_unified_diff(text: str) -> list[ChangedFile]:
     """Parse a whole `git diff` / patch file: renames, binary files, deletions, CRLF, no-newline markers."""
-    # Keep CRLF inside lines (they belong to the file content) but split only on \n.
+    # unidiff reads a str through StringIO, which splits on "\n" only: a CR stays part of its line.
     try:
-        patch_set = PatchSet(text.splitlines(keepends=True))
+        patch_set = PatchSet(text)
     except UnidiffParseError as exc:
         raise DiffParseError(f"not a unified diff: {exc}") from None
     files: list[ChangedFile] = []

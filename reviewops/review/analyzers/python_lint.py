@@ -45,7 +45,7 @@ def run_ruff(path: str, source: str, select: str = DEFAULT_SELECT) -> list[dict[
 
 
 def _severity(code: str | None) -> Severity:
-    if not code or code.startswith("E9"):
+    if not code or code.startswith("E9") or "syntax" in code:
         return Severity.ERROR  # syntax errors
     if code.startswith(("F", "B")):
         return Severity.WARNING
@@ -107,7 +107,7 @@ class PythonLintAnalyzer:
             suggestion = suggestion_from_fix(diag, lines)
             fix_note = ""
             if suggestion is not None and (diag.get("fix") or {}).get("message"):
-                fix_note = f" Suggested fix: {diag['fix']['message']}."
+                fix_note = f" (fix: {diag['fix']['message']})"
             out.append(
                 Finding(
                     analyzer=self.id,

@@ -34,8 +34,7 @@ class QAAnswer(BaseModel):
 
 
 def _area(path: str) -> str:
-    head = path.split("/", 1)[0]
-    return head if "/" in path else "(repository root)"
+    return path.split("/", 1)[0]
 
 
 def heuristic_checklist(ctx: AnalysisContext) -> list[str]:
