@@ -29,7 +29,7 @@ MODES = ("good", "garbage", "slow", "error")
 @dataclass
 class RecordedRequest:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
     body: dict[str, Any]
 
     @property
@@ -84,7 +84,9 @@ class FakeOpenAI:
         self._release.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def close(self) -> None:
@@ -113,7 +115,8 @@ class FakeOpenAI:
             handler._send(400, {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}})
             return
         with self._lock:
-            self.requests.append(RecordedRequest(handler.path, dict(handler.headers.items()), body))
+            headers = {k.lower(): v for k, v in handler.headers.items()}
+            self.requests.append(RecordedRequest(handler.path, headers, body))
         if handler.path.rstrip("/") != "/v1/chat/completions":
             handler._send(404, {"error": {"message": f"no route {handler.path}", "type": "not_found"}})
             return

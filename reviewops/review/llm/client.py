@@ -11,15 +11,16 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
-import openai
-from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
 from reviewops.review.llm.settings import LLMSettings
 from reviewops.review.model import LLMUsage
 from reviewops.telemetry.metrics import LLM_REQUEST_SECONDS, LLM_REQUESTS, LLM_TOKENS
+
+if TYPE_CHECKING:  # the SDK takes seconds to import: only load it when a request is made
+    import openai
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -52,6 +53,8 @@ def parse_answer(content: str | None, model: type[T]) -> T:
 
 
 def _client(settings: LLMSettings) -> openai.OpenAI:
+    import openai
+
     return openai.OpenAI(
         base_url=settings.base_url or None,
         api_key=settings.api_key or "unused",  # local servers (Ollama, vLLM) ignore it; the SDK wants one
@@ -61,6 +64,8 @@ def _client(settings: LLMSettings) -> openai.OpenAI:
 
 
 def _retryable(exc: Exception) -> bool:
+    import openai
+
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     return True
@@ -85,6 +90,9 @@ def chat_json(
         return parse_answer(canned, model)
     if not settings.configured:
         raise LLMSkipped(settings.why_unconfigured())
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
+
     client = _client(settings)
     reason = "no attempt made"
     for attempt in range(settings.max_retries + 1):
@@ -95,7 +103,7 @@ def chat_json(
         try:
             response = client.chat.completions.create(
                 model=settings.model or "",
-                messages=cast("list[ChatCompletionMessageParam]", messages),
+                messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=0,
                 response_format={"type": "json_object"},
             )

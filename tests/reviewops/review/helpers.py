@@ -24,9 +24,14 @@ def context(*files: ChangedFile, heads: dict[str, str] | None = None, **kwargs: 
     contents = dict(heads or {})
     for changed in files:
         if changed.path not in contents and changed.status == "added":
-            contents[changed.path] = "\n".join(changed.added_lines()[n] for n in sorted(changed.added_lines()))
+            contents[changed.path] = "\n".join(
+                changed.added_lines()[n] for n in sorted(changed.added_lines())
+            )
             contents[changed.path] += "\n"
     config = kwargs.pop("config", RepoConfig())
     return AnalysisContext(
-        files=list(files), read_head=contents.get, config=config, **kwargs  # type: ignore[arg-type]
+        files=list(files),
+        read_head=contents.get,
+        config=config,
+        **kwargs,  # type: ignore[arg-type]
     )

@@ -15,9 +15,13 @@ def _by_path(text: str) -> dict[str, object]:
 def test_realworld_diff_statuses(realworld_diff: str) -> None:
     files = {f.path: f for f in parse_unified_diff(realworld_diff)}
     assert set(files) == {
-        "docs/logo.png", "src/pkg/big.py", "src/pkg/eof.py", "src/pkg/gone.py", "src/pkg/new_name.py",
+        "docs/logo.png",
+        "src/pkg/big.py",
+        "src/pkg/eof.py",
+        "src/pkg/gone.py",
+        "src/pkg/new_name.py",
         "src/pkg/win.py",
-    }  # fmt: skip
+    }
     assert files["docs/logo.png"].patch is None and not files["docs/logo.png"].analyzable
     assert files["src/pkg/gone.py"].status == "removed" and not files["src/pkg/gone.py"].analyzable
     renamed = files["src/pkg/new_name.py"]
@@ -108,5 +112,5 @@ def test_empty_patch_is_a_file_without_hunks() -> None:
 
 
 def test_garbage_patch_names_the_file() -> None:
-    with pytest.raises(DiffParseError, match="app.py"):
+    with pytest.raises(DiffParseError, match=r"app\.py"):
         parse_patch("app.py", "@@ -1,3 +1,3 @@\n+only one line")

@@ -13,10 +13,15 @@ def _rules(findings: list) -> dict[int, str]:  # type: ignore[type-arg]
 
 
 def test_conflict_markers_are_errors() -> None:
-    changed = new_file("app.py", ["a = 1", "<<<<<<< HEAD", "b = 1", "=======", "b = 2", ">>>>>>> feature", "c = 3"])
+    changed = new_file(
+        "app.py", ["a = 1", "<<<<<<< HEAD", "b = 1", "=======", "b = 2", ">>>>>>> feature", "c = 3"]
+    )
     findings = HygieneAnalyzer().analyze(context(changed))
-    assert _rules(findings) == {2: "hygiene/merge-conflict-marker", 4: "hygiene/merge-conflict-marker",
-                                6: "hygiene/merge-conflict-marker"}  # fmt: skip
+    assert _rules(findings) == {
+        2: "hygiene/merge-conflict-marker",
+        4: "hygiene/merge-conflict-marker",
+        6: "hygiene/merge-conflict-marker",
+    }
     assert all(f.severity is Severity.ERROR for f in findings)
 
 
@@ -26,8 +31,17 @@ def test_rst_heading_underline_is_not_a_conflict() -> None:
 
 
 def test_debug_leftovers_by_language() -> None:
-    py = new_file("svc/run.py", ["def f():", "    breakpoint()", "    import pdb; pdb.set_trace()",
-                                 "    print(x)", "    printer(x)", "    return 1"])  # fmt: skip
+    py = new_file(
+        "svc/run.py",
+        [
+            "def f():",
+            "    breakpoint()",
+            "    import pdb; pdb.set_trace()",
+            "    print(x)",
+            "    printer(x)",
+            "    return 1",
+        ],
+    )
     js = new_file("web/app.ts", ["const a = 1;", "console.log(a);", "debugger;", "logger.log(a);"])
     findings = HygieneAnalyzer().analyze(context(py, js))
     by_file = {(f.path, f.start_line): (f.rule_id, f.severity) for f in findings}
@@ -47,7 +61,12 @@ def test_print_in_tests_is_fine_but_breakpoint_is_not() -> None:
 
 def test_added_todo_only() -> None:
     before = ["# TODO: old one", "x = 1"]
-    after = ["# TODO: old one", "x = 2  # FIXME later", "todo_list = []", "// HACK: nope in py? still a comment"]
+    after = [
+        "# TODO: old one",
+        "x = 2  # FIXME later",
+        "todo_list = []",
+        "// HACK: nope in py? still a comment",
+    ]
     findings = HygieneAnalyzer().analyze(context(modified_file("m.py", before, after)))
     assert _rules(findings) == {2: "hygiene/todo", 4: "hygiene/todo"}
     assert "FIXME" in findings[0].message

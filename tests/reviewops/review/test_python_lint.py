@@ -8,8 +8,19 @@ from reviewops.review.model import Severity
 from tests.reviewops.review.helpers import context, modified_file
 
 BEFORE = ["import os", "import sys", "", "", "def f(x):", "    return sys.argv", ""]
-AFTER = ["import os", "import sys", "import json", "", "", "def f(x):", "    if x == None:",
-         "        return 1", "    unused = 2", "    return sys.argv", ""]  # fmt: skip
+AFTER = [
+    "import os",
+    "import sys",
+    "import json",
+    "",
+    "",
+    "def f(x):",
+    "    if x == None:",
+    "        return 1",
+    "    unused = 2",
+    "    return sys.argv",
+    "",
+]
 
 
 def _run(before: list[str], after: list[str], path: str = "pkg/mod.py") -> list:  # type: ignore[type-arg]

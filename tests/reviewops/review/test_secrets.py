@@ -13,7 +13,9 @@ from reviewops.review.output import to_json, to_sarif, to_text
 from tests.reviewops.review.helpers import context, modified_file, new_file
 
 GH_TOKEN = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
-FINE_GRAINED = "github_pat_" + "11ABCDEFG0" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2w3X4y5Z6a7B8c9D0e1F2"
+FINE_GRAINED = (
+    "github_pat_" + "11ABCDEFG0" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2w3X4y5Z6a7B8c9D0e1F2"
+)
 AWS_KEY = "AKIA" + "Q3EGXYZ7PLMN4RST"
 PASSWORD = "correct-Horse-battery-9"
 SECRETS = [GH_TOKEN, FINE_GRAINED, AWS_KEY, PASSWORD]
@@ -89,8 +91,19 @@ def test_other_analyzers_cannot_leak_a_secret_either() -> None:
         id = "echo"
 
         def analyze(self, ctx: object) -> list[Finding]:
-            return [Finding("echo", "echo/x", "p.py", 1, 1, Severity.INFO, f"saw {GH_TOKEN}",
-                            suggestion=f'print("{GH_TOKEN}")', line_content=f'print("{GH_TOKEN}")')]  # fmt: skip
+            return [
+                Finding(
+                    "echo",
+                    "echo/x",
+                    "p.py",
+                    1,
+                    1,
+                    Severity.INFO,
+                    f"saw {GH_TOKEN}",
+                    suggestion=f'print("{GH_TOKEN}")',
+                    line_content=f'print("{GH_TOKEN}")',
+                )
+            ]
 
     result = run_review(context(new_file("p.py", [f'print("{GH_TOKEN}")'])), [HygieneAnalyzer(), Echo()])
     assert {f.rule_id for f in result.findings} == {"hygiene/debug-print", "echo/x"}
