@@ -6,11 +6,18 @@ local `reviewops review`). Both go through unidiff; CRLF line endings are kept o
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Mapping
+from typing import Any
+
 from unidiff import PatchedFile, PatchSet
 from unidiff.constants import DEV_NULL
 from unidiff.errors import UnidiffParseError
 
 from reviewops.review.model import ChangedFile, Hunk
+
+log = logging.getLogger(__name__)
 
 
 class DiffParseError(ValueError):
@@ -128,6 +135,26 @@ def parse_unified_diff(text: str) -> list[ChangedFile]:
             )
         )
     return files
+
+
+def from_github_file(item: Mapping[str, Any]) -> ChangedFile:
+    """One entry of GitHub's "list pull request files" answer. No `patch` (binary, or too large for
+    GitHub to diff) or an unparsable one gives `patch=None`: the file is listed, not analyzed."""
+    path = str(item["filename"])
+    status = str(item.get("status") or "modified")
+    previous = item.get("previous_filename")
+    patch = item.get("patch")
+    additions, deletions = int(item.get("additions") or 0), int(item.get("deletions") or 0)
+    if patch is not None:
+        try:
+            parsed = parse_patch(path, str(patch), status=status, previous_path=previous)
+        except DiffParseError:
+            log.warning("unparsable patch from GitHub", extra={"path": path})
+        else:
+            return dataclasses.replace(parsed, additions=additions, deletions=deletions)
+    return ChangedFile(
+        path=path, status=status, previous_path=previous, additions=additions, deletions=deletions
+    )
 
 
 def line_text(changed: ChangedFile, line: int) -> str | None:

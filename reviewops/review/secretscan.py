@@ -88,11 +88,9 @@ class Detection:
 
 def _plugin_hits(plugin: BasePlugin, path: str, line: str) -> Iterator[str]:
     if isinstance(plugin, KeywordDetector):
+        # The keyword rules depend on the language (quotes required in code, not in config files).
         table = REGEX_BY_FILETYPE.get(determine_file_type(path))
         yield from plugin.analyze_string(line, denylist_regex_to_group=table)
-    elif isinstance(plugin, JwtTokenDetector):
-        # JwtTokenDetector checks the decoded JSON in its own analyze_string override.
-        yield from plugin.analyze_string(line)
     else:
         yield from plugin.analyze_string(line)
 

@@ -14,7 +14,7 @@ LARGE_PR_FILES = 50
 CONFLICT_START = re.compile(r"^<{7}(?: |$)")
 CONFLICT_MIDDLE = re.compile(r"^={7}$")
 CONFLICT_END = re.compile(r"^>{7}(?: |$)")
-TODO = re.compile(r"(?:#|//|/\*|<!--|--|;)\s*.*\b(TODO|FIXME|XXX|HACK)\b")
+TODO = re.compile(r"(?:#|//|/\*|<!--|--)\s*.*\b(TODO|FIXME|XXX|HACK)\b")  # in a comment
 
 # (extensions, regex, rule, severity, message)
 DEBUG_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, Severity, str], ...] = (

@@ -114,3 +114,30 @@ def test_empty_patch_is_a_file_without_hunks() -> None:
 def test_garbage_patch_names_the_file() -> None:
     with pytest.raises(DiffParseError, match=r"app\.py"):
         parse_patch("app.py", "@@ -1,3 +1,3 @@\n+only one line")
+
+
+def test_from_github_file_shapes() -> None:
+    from reviewops.review.diff import from_github_file
+
+    modified = from_github_file(
+        {"filename": "a.py", "status": "modified", "additions": 1, "deletions": 1,
+         "patch": "@@ -1 +1 @@\n-x = 1\n+x = 2"}
+    )  # fmt: skip
+    assert modified.added_lines() == {1: "x = 2"} and modified.analyzable
+    renamed = from_github_file(
+        {"filename": "new.py", "previous_filename": "old.py", "status": "renamed", "additions": 0,
+         "deletions": 0}
+    )  # fmt: skip
+    assert renamed.previous_path == "old.py" and renamed.patch is None and not renamed.analyzable
+    binary = from_github_file({"filename": "logo.png", "status": "added", "additions": 0, "deletions": 0})
+    assert binary.patch is None
+    broken = from_github_file(
+        {
+            "filename": "big.py",
+            "status": "modified",
+            "additions": 9,
+            "deletions": 0,
+            "patch": "@@ -1,9 +1,9 @@\n+x",
+        }
+    )
+    assert broken.patch is None and broken.additions == 9  # listed with GitHub's counts, not analyzed

@@ -218,3 +218,26 @@ def test_qa_checklist_from_llm_and_fallback(fake_openai: FakeOpenAI) -> None:
     assert "From the description: works on Safari" in checklist
     assert "Reproduce the problem of #12 and confirm this change fixes it." in checklist
     assert checklist[-1] == "Run the full test suite and check CI is green."
+
+
+def test_backoff_doubles_between_attempts(fake_openai: FakeOpenAI) -> None:
+    from reviewops.review.llm.client import LLMSkipped, chat_json
+    from reviewops.review.llm.reviewer import LLMReview
+    from reviewops.review.model import LLMUsage
+
+    fake_openai.mode = "error"
+    waits: list[float] = []
+    settings = _settings(fake_openai, max_retries=3, backoff_seconds=0.5)
+    with pytest.raises(LLMSkipped, match="HTTP 500"):
+        chat_json(settings, [{"role": "user", "content": "hi"}], LLMReview, LLMUsage(), sleep=waits.append)
+    assert waits == [0.5, 1.0, 2.0]
+    assert len(fake_openai.requests) == 4
+
+
+def test_client_errors_are_not_retried(fake_openai: FakeOpenAI) -> None:
+    # A wrong path answers 404: retrying cannot help.
+    settings = _settings(fake_openai, base_url=fake_openai.url + "/wrong", max_retries=3)
+    ctx = context(*_files())
+    assert LLMAnalyzer(settings).analyze(ctx) == []
+    assert len(fake_openai.requests) == 1
+    assert "LLM review skipped: HTTP 404 from the LLM endpoint" in ctx.notes
