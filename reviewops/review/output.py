@@ -14,6 +14,18 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
+def comment_body(finding: Finding) -> str:
+    """A review comment's Markdown: the message, and a ```suggestion block when there is a fix."""
+    body = f"**{finding.severity.label}** ({finding.rule_id}): {finding.message}"
+    if finding.suggestion is None:
+        return body
+    fence = "```"
+    while fence in finding.suggestion:
+        fence += "`"
+    newline = "\n" if finding.suggestion else ""
+    return f"{body}\n\n{fence}suggestion\n{finding.suggestion}{newline}{fence}"
+
+
 def finding_dict(finding: Finding) -> dict[str, Any]:
     return {
         "analyzer": finding.analyzer,

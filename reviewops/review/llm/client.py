@@ -71,6 +71,20 @@ def _retryable(exc: Exception) -> bool:
     return True
 
 
+def _count(usage: LLMUsage, reported: object, messages: list[dict[str, str]], content: str | None) -> None:
+    """Token usage as the server reports it; estimated when it does not (some local servers)."""
+    prompt = getattr(reported, "prompt_tokens", None)
+    completion = getattr(reported, "completion_tokens", None)
+    if prompt is None:
+        prompt = sum(estimate_tokens(m["content"]) for m in messages)
+    if completion is None:
+        completion = estimate_tokens(content or "")
+    usage.prompt_tokens += int(prompt)
+    usage.completion_tokens += int(completion)
+    LLM_TOKENS.labels("prompt").inc(int(prompt))
+    LLM_TOKENS.labels("completion").inc(int(completion))
+
+
 def chat_json(
     settings: LLMSettings,
     messages: list[dict[str, str]],
@@ -107,12 +121,8 @@ def chat_json(
                 temperature=0,
                 response_format={"type": "json_object"},
             )
-            if response.usage is not None:
-                usage.prompt_tokens += response.usage.prompt_tokens
-                usage.completion_tokens += response.usage.completion_tokens
-                LLM_TOKENS.labels("prompt").inc(response.usage.prompt_tokens)
-                LLM_TOKENS.labels("completion").inc(response.usage.completion_tokens)
             content = response.choices[0].message.content if response.choices else None
+            _count(usage, response.usage, messages, content)
             return parse_answer(content, model)
         except openai.APITimeoutError:
             outcome, reason = "timeout", f"timed out after {settings.timeout_seconds:g}s"
