@@ -65,14 +65,12 @@ def to_text(result: ReviewResult) -> str:
             lines.append("    suggestion:")
             lines.extend(f"    | {s}" for s in (f.suggestion.split("\n") if f.suggestion else ["(delete)"]))
     if result.notes:
-        lines.append("")
-        lines.extend(f"note: {n}" for n in result.notes)
+        lines.extend(["", *(f"note: {n}" for n in result.notes)])
     if result.qa_checklist:
-        lines.append("")
-        lines.append("QA checklist:")
-        lines.extend(f"  [ ] {item}" for item in result.qa_checklist)
+        lines.extend(["", "QA checklist:", *(f"  [ ] {item}" for item in result.qa_checklist)])
     counts = {s: sum(1 for f in result.findings if f.severity == s) for s in Severity}
-    lines.append("")
+    if lines:
+        lines.append("")
     lines.append(
         f"{len(result.findings)} findings ({counts[Severity.ERROR]} errors, {counts[Severity.WARNING]} "
         f"warnings, {counts[Severity.INFO]} info)"

@@ -46,6 +46,7 @@ class FakeOpenAI:
     summary: str = "Looks reasonable."
     script: list[str] = field(default_factory=list)
     slow_seconds: float = 5.0
+    json_mode: bool = True  # False: answer 400 to `response_format` like servers without JSON mode
     prompt_tokens: int = 100
     completion_tokens: int = 20
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -122,6 +123,9 @@ class FakeOpenAI:
             return
         if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
             handler._send(400, {"error": {"message": "model and messages are required", "type": "invalid"}})
+            return
+        if not self.json_mode and "response_format" in body:
+            handler._send(400, {"error": {"message": "response_format not supported", "type": "invalid"}})
             return
         mode = self._next_mode()
         if mode == "error":

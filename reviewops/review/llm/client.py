@@ -109,9 +109,12 @@ def chat_json(
 
     client = _client(settings)
     reason = "no attempt made"
-    for attempt in range(settings.max_retries + 1):
+    json_mode = True  # servers without JSON mode answer 400: then ask again once without it
+    attempt = 0
+    while attempt <= settings.max_retries:
         if attempt:
             sleep(settings.backoff_seconds * 2 ** (attempt - 1))
+        attempt += 1
         started = time.monotonic()
         outcome = "ok"
         try:
@@ -119,7 +122,7 @@ def chat_json(
                 model=settings.model or "",
                 messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=0,
-                response_format={"type": "json_object"},
+                response_format={"type": "json_object"} if json_mode else openai.omit,
             )
             content = response.choices[0].message.content if response.choices else None
             _count(usage, response.usage, messages, content)
@@ -130,7 +133,9 @@ def chat_json(
             outcome, reason = "invalid", f"invalid response ({exc})"
         except openai.APIStatusError as exc:
             outcome, reason = "error", f"HTTP {exc.status_code} from the LLM endpoint"
-            if not _retryable(exc):
+            if exc.status_code == 400 and json_mode:
+                json_mode, attempt = False, attempt - 1  # not the model's fault: a free, immediate retry
+            elif not _retryable(exc):
                 break
         except openai.APIConnectionError:
             outcome, reason = "error", "could not connect to the LLM endpoint"
@@ -139,5 +144,5 @@ def chat_json(
         finally:
             LLM_REQUEST_SECONDS.observe(time.monotonic() - started)
             LLM_REQUESTS.labels(outcome).inc()
-        log.warning("llm request failed", extra={"attempt": attempt + 1, "reason": reason})
+        log.warning("llm request failed", extra={"attempt": attempt, "reason": reason})
     raise LLMSkipped(reason)

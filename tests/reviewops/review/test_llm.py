@@ -241,3 +241,12 @@ def test_client_errors_are_not_retried(fake_openai: FakeOpenAI) -> None:
     assert LLMAnalyzer(settings).analyze(ctx) == []
     assert len(fake_openai.requests) == 1
     assert "LLM review skipped: HTTP 404 from the LLM endpoint" in ctx.notes
+
+
+def test_server_without_json_mode(fake_openai: FakeOpenAI) -> None:
+    fake_openai.json_mode = False
+    fake_openai.findings = [{"path": "app/handlers.py", "line": 2, "message": "eval is dangerous"}]
+    ctx = context(*_files())
+    findings = LLMAnalyzer(_settings(fake_openai, max_retries=0)).analyze(ctx)
+    assert [f.message for f in findings] == ["eval is dangerous"]
+    assert [("response_format" in r.body) for r in fake_openai.requests] == [True, False]
