@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -87,6 +88,13 @@ def review(
     if config is not None and not config.is_file():
         raise _fail(f"--config: no such file {config}")
     settings = settings_or_exit()
+    # stdout carries the report (JSON/SARIF are parsed by tools): logs go to stderr, warnings and up.
+    logging.basicConfig(
+        level="DEBUG" if settings.log_level == "DEBUG" else "WARNING",
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
+    )
     config_text = config.read_text() if config is not None else None
     try:
         if git is not None:

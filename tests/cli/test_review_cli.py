@@ -151,3 +151,22 @@ def test_bad_input_exits_2(
     result = CliRunner().invoke(app, ["review", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_llm_endpoint_from_settings(repo: Path) -> None:
+    from tests.support.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as llm:
+        llm.findings = [{"path": "app.py", "line": 5, "severity": "warning", "message": "compare with `is`"}]
+        proc = _review(
+            repo, "--git", "HEAD~1..HEAD", "--format", "json", "--analyzers", "llm",
+            REVIEWOPS_LLM_BASE_URL=llm.url, REVIEWOPS_LLM_MODEL="local-model",
+            REVIEWOPS_LLM_API_KEY="sk-local", REVIEWOPS_LLM_TIMEOUT_SECONDS="5",
+        )  # fmt: skip
+        data = json.loads(proc.stdout)
+        assert [(f["rule_id"], f["start_line"], f["message"]) for f in data["findings"]] == [
+            ("llm/bug", 5, "compare with `is`")
+        ]
+        assert data["usage"] == {"prompt_tokens": 100, "completion_tokens": 20}
+        assert llm.requests[0].body["model"] == "local-model"
+        assert TOKEN not in llm.requests[0].prompt  # the secret in the diff is redacted before it leaves
