@@ -11,21 +11,10 @@ from typing import Annotated
 import typer
 
 from reviewops.cli.common import settings_or_exit
-from reviewops.review.analyzers import REGISTRY, build_analyzers
-from reviewops.review.config import CONFIG_PATH, parse_repo_config
-from reviewops.review.diff import DiffParseError, parse_unified_diff
-from reviewops.review.engine import run_review
-from reviewops.review.llm.settings import LLMSettings
-from reviewops.review.local import (
-    LocalSourceError,
-    git_config_text,
-    git_range_files,
-    git_reader,
-    local_context,
-    tree_reader,
-)
-from reviewops.review.model import Severity
-from reviewops.review.output import to_json, to_sarif, to_text
+from reviewops.review.config import CONFIG_PATH
+
+# The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
+# other commands do not pay for them.
 
 
 class OutputFormat(StrEnum):
@@ -46,6 +35,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _enabled(analyzers: str | None) -> dict[str, bool] | None:
+    from reviewops.review.analyzers import REGISTRY
+
     if analyzers is None:
         return None
     wanted = [a.strip() for a in analyzers.split(",") if a.strip()]
@@ -80,6 +71,15 @@ def review(
     ] = None,
 ) -> None:
     """Review a patch or a git range locally and print the findings; exit 1 at --fail-on."""
+    from reviewops.review.analyzers import build_analyzers
+    from reviewops.review.config import parse_repo_config
+    from reviewops.review.diff import DiffParseError
+    from reviewops.review.engine import run_review
+    from reviewops.review.llm.settings import LLMSettings
+    from reviewops.review.local import LocalSourceError, load_local
+    from reviewops.review.model import AnalysisContext, Severity
+    from reviewops.review.output import to_json, to_sarif, to_text
+
     if (diff is None) == (git is None):
         raise _fail("--diff/--git: give exactly one of --diff FILE or --git BASE..HEAD")
     enabled = _enabled(analyzers)
@@ -95,30 +95,15 @@ def review(
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         force=True,
     )
-    config_text = config.read_text() if config is not None else None
     try:
-        if git is not None:
-            files, base, head = git_range_files(repo, git)
-            read_head = git_reader(repo, head)
-            if config is None:
-                config_text = git_config_text(repo, base)
-        else:
-            assert diff is not None
-            if str(diff) == "-":
-                text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
-            elif diff.is_file():
-                text = diff.read_bytes().decode("utf-8", errors="replace")  # keep CRLF as is
-            else:
-                raise _fail(f"--diff: no such file {diff}")
-            files = parse_unified_diff(text)
-            read_head = tree_reader(repo)
-            if config is None and (repo / CONFIG_PATH).is_file():
-                config_text = (repo / CONFIG_PATH).read_text()
+        source = load_local(repo, diff=diff, git=git, config=config)
     except (LocalSourceError, DiffParseError) as exc:
         raise _fail(str(exc)) from None
-    repo_config = parse_repo_config(config_text)
+    repo_config = parse_repo_config(source.config_text)
     llm = LLMSettings.from_settings(settings)
-    ctx = local_context(files, repo_config, read_head, title=git or str(diff))
+    ctx = AnalysisContext(
+        files=source.files, title=source.title, config=repo_config, read_head=source.read_head
+    )
     # Without an LLM configured the reviewer is left out, unless asked for by name (then it says why not).
     use_llm = llm.configured or bool(enabled and enabled.get("llm"))
     result = run_review(ctx, build_analyzers(enabled, repo_config, llm if use_llm else None))

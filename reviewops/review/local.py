@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from reviewops.review.config import CONFIG_PATH
 from reviewops.review.diff import parse_unified_diff
-from reviewops.review.model import AnalysisContext, ChangedFile, RepoConfig
+from reviewops.review.model import ChangedFile
 
 GIT_TIMEOUT_SECONDS = 60
 
@@ -70,7 +72,32 @@ def git_config_text(repo: Path, rev: str) -> str | None:
     return shown.stdout.decode("utf-8", errors="replace") if shown.returncode == 0 else None
 
 
-def local_context(
-    files: list[ChangedFile], config: RepoConfig, read_head: Callable[[str], str | None], title: str = ""
-) -> AnalysisContext:
-    return AnalysisContext(files=files, title=title, config=config, read_head=read_head)
+@dataclass
+class LocalSource:
+    files: list[ChangedFile]
+    read_head: Callable[[str], str | None]
+    config_text: str | None
+    title: str
+
+
+def load_local(repo: Path, *, diff: Path | None, git: str | None, config: Path | None) -> LocalSource:
+    """What `reviewops review` analyzes: a patch file (`-` is stdin; heads from the working tree `repo`)
+    or a git range (heads from `git show HEAD:path`, config from BASE). `config` overrides the config."""
+    config_text = config.read_text() if config is not None else None
+    if git is not None:
+        files, base, head = git_range_files(repo, git)
+        if config is None:
+            config_text = git_config_text(repo, base)
+        return LocalSource(files, git_reader(repo, head), config_text, git)
+    if diff is None:
+        raise LocalSourceError("--diff/--git: give exactly one of --diff FILE or --git BASE..HEAD")
+    if str(diff) == "-":
+        raw = sys.stdin.buffer.read()
+    elif diff.is_file():
+        raw = diff.read_bytes()
+    else:
+        raise LocalSourceError(f"--diff: no such file {diff}")
+    files = parse_unified_diff(raw.decode("utf-8", errors="replace"))  # bytes: CRLF stays as written
+    if config is None and (repo / CONFIG_PATH).is_file():
+        config_text = (repo / CONFIG_PATH).read_text()
+    return LocalSource(files, tree_reader(repo), config_text, str(diff))
