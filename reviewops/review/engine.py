@@ -45,10 +45,13 @@ def _scrub(finding: Finding) -> Finding:
     def clean(text: str) -> str:
         return "\n".join(redact_line(path, line) for line in text.split("\n"))
 
+    suggestion = finding.suggestion
+    if suggestion is not None and clean(suggestion) != suggestion:
+        suggestion = None  # a redacted suggestion would be broken code: offer none
     return dataclasses.replace(
         finding,
         message=clean(finding.message),
-        suggestion=clean(finding.suggestion) if finding.suggestion is not None else None,
+        suggestion=suggestion,
         line_content=clean(finding.line_content),
     )
 

@@ -110,8 +110,20 @@ def test_fingerprint_stable_across_line_shifts() -> None:
 
 
 def test_failing_analyzer_is_isolated() -> None:
+    from prometheus_client import REGISTRY as PROM
+
+    def failed() -> float:
+        return (
+            PROM.get_sample_value(
+                "reviewops_analyzer_runs_total", {"analyzer": "broken", "outcome": "failed"}
+            )
+            or 0
+        )
+
+    before = failed()
     changed = new_file("a.py", ["x"])
     result = run_review(context(changed), [Broken(), Fixed("t", [_f(1)])])
+    assert failed() == before + 1
     assert len(result.findings) == 1
     assert "Analyzer broken failed and was skipped: RuntimeError" in result.notes
     assert set(result.timings) == {"broken", "t"}

@@ -108,3 +108,5 @@ def test_other_analyzers_cannot_leak_a_secret_either() -> None:
     result = run_review(context(new_file("p.py", [f'print("{GH_TOKEN}")'])), [HygieneAnalyzer(), Echo()])
     assert {f.rule_id for f in result.findings} == {"hygiene/debug-print", "echo/x"}
     assert GH_TOKEN not in to_json(result) and GH_TOKEN not in repr(result.findings)
+    echo = next(f for f in result.findings if f.rule_id == "echo/x")
+    assert echo.suggestion is None and echo.message == "saw [REDACTED]"
