@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 
 from reviewops.cli.common import settings_or_exit
 from reviewops.review.config import CONFIG_PATH
+from reviewops.telemetry.logging import configure_logging
 
 # The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
 # other commands do not pay for them.
@@ -89,12 +89,7 @@ def review(
         raise _fail(f"--config: no such file {config}")
     settings = settings_or_exit()
     # stdout carries the report (JSON/SARIF are parsed by tools): logs go to stderr, warnings and up.
-    logging.basicConfig(
-        level="DEBUG" if settings.log_level == "DEBUG" else "WARNING",
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        force=True,
-    )
+    configure_logging("DEBUG" if settings.log_level == "DEBUG" else "WARNING", stream=sys.stderr)
     try:
         source = load_local(repo, diff=diff, git=git, config=config)
     except (LocalSourceError, DiffParseError) as exc:

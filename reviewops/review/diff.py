@@ -149,7 +149,7 @@ def from_github_file(item: Mapping[str, Any]) -> ChangedFile:
         try:
             parsed = parse_patch(path, str(patch), status=status, previous_path=previous)
         except DiffParseError:
-            log.warning("unparsable patch from GitHub", extra={"path": path})
+            log.warning("unparsable patch from GitHub for %s: listed, not analyzed", path)
         else:
             return dataclasses.replace(parsed, additions=additions, deletions=deletions)
     return ChangedFile(

@@ -97,7 +97,7 @@ def _run(analyzer: Analyzer, ctx: AnalysisContext, timings: dict[str, float]) ->
         return found
     except Exception as exc:
         # One broken analyzer must not cost the review: say so and carry on.
-        log.exception("analyzer failed", extra={"analyzer": analyzer.id})
+        log.exception("analyzer %s failed", analyzer.id)
         ANALYZER_RUNS.labels(analyzer.id, "failed").inc()
         ctx.notes.append(f"Analyzer {analyzer.id} failed and was skipped: {type(exc).__name__}")
         return []
@@ -132,7 +132,7 @@ def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewRes
         found.extend(_run(analyzer, scoped, timings))
     findings, dropped = merge(found, included)
     if dropped:
-        log.info("findings outside the diff dropped", extra={"count": dropped})
+        log.info("%d findings outside the diff dropped", dropped)
     checklist = ctx.extras.get("qa_checklist")
     return ReviewResult(
         findings=findings,

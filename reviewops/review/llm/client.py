@@ -144,5 +144,5 @@ def chat_json(
         finally:
             LLM_REQUEST_SECONDS.observe(time.monotonic() - started)
             LLM_REQUESTS.labels(outcome).inc()
-        log.warning("llm request failed", extra={"attempt": attempt, "reason": reason})
+        log.warning("llm request failed (attempt %d): %s", attempt, reason)
     raise LLMSkipped(reason)

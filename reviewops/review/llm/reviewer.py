@@ -160,7 +160,7 @@ class LLMAnalyzer:
             else:
                 out.append(finding)
         if invalid or outside:
-            log.info("llm comments dropped", extra={"invalid": invalid, "outside_diff": outside})
+            log.info("llm comments dropped: %d outside the diff, %d malformed", outside, invalid)
             ctx.notes.append(
                 f"LLM review: dropped {invalid + outside} comments "
                 f"({outside} outside the diff, {invalid} malformed)."
