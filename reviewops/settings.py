@@ -156,6 +156,28 @@ class Settings(BaseSettings):
         gt=0,
         description="A worker silent this long is dead: its unacknowledged messages are redelivered.",
     )
+    # --- review engine: LLM reviewer ---
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible chat-completions API, e.g. http://ollama:11434/v1. "
+        "Unset with an API key: api.openai.com.",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key of the LLM endpoint.")
+    llm_model: str | None = Field(
+        default=None, description="Model name for the LLM reviewer. Unset: the LLM reviewer is skipped."
+    )
+    llm_timeout_seconds: float = Field(default=60, gt=0, description="Timeout of one LLM request.")
+    llm_max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a failed LLM request (exponential backoff)."
+    )
+    llm_max_input_tokens: int = Field(
+        default=24000, ge=1000, description="Prompt token budget per review; files beyond it are listed "
+        "as not reviewed.",
+    )
+    mock_llm: bool = Field(
+        default=False,
+        description="Deterministic canned LLM output instead of a real endpoint (demos, tests).",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -48,6 +48,5 @@ def record_tokens(client: redis.Redis, installation_id: int, prompt: int, comple
     pipe.incrby(key, prompt + completion)
     pipe.expire(key, COUNTER_TTL_SECONDS)
     total, _ = pipe.execute()
-    metrics.LLM_TOKENS.labels("prompt").inc(prompt)
-    metrics.LLM_TOKENS.labels("completion").inc(completion)
+    # reviewops_llm_tokens_total is counted where tokens are spent (reviewops.review.llm.client), once.
     return int(total)

@@ -60,6 +60,28 @@ RATE_LIMITED = Counter(
 REVIEWS_DELAYED = Counter(
     "reviewops_reviews_delayed_total", "Reviews scheduled later because the tenant was over reviews_per_hour."
 )
+# --- review engine: analyzers and the LLM reviewer ---
+ANALYZER_RUNS = Counter(
+    "reviewops_analyzer_runs_total",
+    "Analyzer runs, by analyzer id (a fixed registry) and outcome (ok, failed).",
+    ["analyzer", "outcome"],
+)
+ANALYZER_SECONDS = Histogram(
+    "reviewops_analyzer_seconds",
+    "Time one analyzer spends on one review.",
+    ["analyzer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+LLM_REQUESTS = Counter(
+    "reviewops_llm_requests_total",
+    "Chat-completion requests to the LLM endpoint, by outcome (ok, error, timeout, invalid).",
+    ["outcome"],
+)
+LLM_REQUEST_SECONDS = Histogram(
+    "reviewops_llm_request_seconds",
+    "Duration of one chat-completion request.",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300),
+)
 LLM_TOKENS = Counter(
     "reviewops_llm_tokens_total", "LLM tokens used, by kind (prompt, completion).", ["kind"]
 )

@@ -27,11 +27,13 @@ def test_budget_is_spent_then_refused(redis_client: redis.Redis) -> None:
     assert llm_allowed(redis_client, 5)
 
 
-def test_counter_expires_and_counts_metrics(redis_client: redis.Redis) -> None:
+def test_counter_expires_and_metric_is_not_double_counted(redis_client: redis.Redis) -> None:
+    # The LLM client counts reviewops_llm_tokens_total where tokens are spent; the budget counter must not
+    # count them a second time.
     prompt_before = metrics.LLM_TOKENS.labels("prompt")._value.get()
-    record_tokens(redis_client, 9, prompt=7, completion=3)
+    assert record_tokens(redis_client, 9, prompt=7, completion=3) == 10
     assert 0 < redis_client.ttl(tokens_key(9)) <= COUNTER_TTL_SECONDS
-    assert metrics.LLM_TOKENS.labels("prompt")._value.get() == prompt_before + 7
+    assert metrics.LLM_TOKENS.labels("prompt")._value.get() == prompt_before
     with pytest.raises(ValueError, match="prompt=-1"):
         record_tokens(redis_client, 9, prompt=-1, completion=0)
 

@@ -1,0 +1,109 @@
+"""`reviewops review`: the same analyzers as the GitHub pipeline, on a patch file or a git range."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reviewops.cli.common import settings_or_exit
+from reviewops.review.config import CONFIG_PATH
+from reviewops.telemetry.logging import configure_logging
+
+# The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
+# other commands do not pay for them.
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _enabled(analyzers: str | None) -> dict[str, bool] | None:
+    from reviewops.review.analyzers import REGISTRY
+
+    if analyzers is None:
+        return None
+    wanted = [a.strip() for a in analyzers.split(",") if a.strip()]
+    unknown = [a for a in wanted if a not in REGISTRY]
+    if unknown or not wanted:
+        raise _fail(
+            f"--analyzers: unknown analyzer {unknown[0]!r}; choose from {', '.join(REGISTRY)}"
+            if unknown
+            else "--analyzers: name at least one analyzer"
+        )
+    return {name: name in wanted for name in REGISTRY}
+
+
+def review(
+    diff: Annotated[
+        Path | None, typer.Option("--diff", help="A unified diff / patch file ('-' reads stdin).")
+    ] = None,
+    git: Annotated[
+        str | None, typer.Option("--git", help="A git range BASE..HEAD (or BASE...HEAD from the merge base).")
+    ] = None,
+    repo: Annotated[Path, typer.Option(help="Repository (--git) or working tree (--diff) root.")] = Path("."),
+    output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.text,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
+    ] = FailOn.error,
+    analyzers: Annotated[
+        str | None, typer.Option("--analyzers", help="Comma-separated analyzer ids (default: all).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help=f"Repo config (default: {CONFIG_PATH} from BASE for --git, else ./)."),
+    ] = None,
+) -> None:
+    """Review a patch or a git range locally and print the findings; exit 1 at --fail-on."""
+    from reviewops.review.analyzers import build_analyzers
+    from reviewops.review.config import parse_repo_config
+    from reviewops.review.diff import DiffParseError
+    from reviewops.review.engine import run_review
+    from reviewops.review.llm.settings import LLMSettings
+    from reviewops.review.local import LocalSourceError, load_local
+    from reviewops.review.model import AnalysisContext, Severity
+    from reviewops.review.output import to_json, to_sarif, to_text
+
+    if (diff is None) == (git is None):
+        raise _fail("--diff/--git: give exactly one of --diff FILE or --git BASE..HEAD")
+    enabled = _enabled(analyzers)
+    if not repo.is_dir():
+        raise _fail(f"--repo: no such directory {repo}")
+    if config is not None and not config.is_file():
+        raise _fail(f"--config: no such file {config}")
+    settings = settings_or_exit()
+    # stdout carries the report (JSON/SARIF are parsed by tools): logs go to stderr, warnings and up.
+    configure_logging("DEBUG" if settings.log_level == "DEBUG" else "WARNING", stream=sys.stderr)
+    try:
+        source = load_local(repo, diff=diff, git=git, config=config)
+    except (LocalSourceError, DiffParseError) as exc:
+        raise _fail(str(exc)) from None
+    repo_config = parse_repo_config(source.config_text)
+    llm = LLMSettings.from_settings(settings)
+    ctx = AnalysisContext(
+        files=source.files, title=source.title, config=repo_config, read_head=source.read_head
+    )
+    # Without an LLM configured the reviewer is left out, unless asked for by name (then it says why not).
+    use_llm = llm.configured or bool(enabled and enabled.get("llm"))
+    result = run_review(ctx, build_analyzers(enabled, repo_config, llm if use_llm else None))
+    rendered = {OutputFormat.text: to_text, OutputFormat.json: to_json, OutputFormat.sarif: to_sarif}[output]
+    typer.echo(rendered(result))
+    threshold = Severity.parse(fail_on.value)
+    if any(f.severity >= threshold for f in result.findings):
+        raise typer.Exit(1)

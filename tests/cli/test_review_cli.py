@@ -1,0 +1,172 @@
+"""`reviewops review` on a real git repository: text/json/sarif output, exit codes, secrets never printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+CLI = [sys.executable, "-m", "reviewops", "review"]
+SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "sarif" / "sarif-2.1.0-subset.schema.json"
+TOKEN = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
+
+BASE_APP = "def add(a, b):\n    return a + b\n"
+HEAD_APP = (
+    "import os\n\n\ndef add(a, b):\n    if a == None:\n        return b\n    return a + b\n\n\n"
+    f'API_TOKEN = "{TOKEN}"\n'
+)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.email", "dev@example.com")
+    _git(root, "config", "user.name", "Dev")
+    (root / "app.py").write_text(BASE_APP)
+    (root / "notes.txt").write_text("keep\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    (root / "app.py").write_text(HEAD_APP)
+    (root / "debug.js").write_text("function f() {\n  debugger;\n  return 1;\n}\n")
+    _git(root, "rm", "-q", "notes.txt")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "head")
+    return root
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}
+    env.update(extra)
+    return env
+
+
+def _review(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], cwd=repo, capture_output=True, text=True, env=_env(**env), timeout=120
+    )
+
+
+def test_text_output_and_exit_code(repo: Path) -> None:
+    proc = _review(repo, "--git", "HEAD~1..HEAD")
+    assert proc.returncode == 1, proc.stderr  # the token is an error, --fail-on defaults to error
+    out = proc.stdout
+    assert "app.py:10: error: Possible GitHub Token" in out
+    assert "app.py:1: warning: F401" in out
+    assert "app.py:5: info: E711" in out and "|     if a is None:" in out
+    assert "debug.js:2: warning: `debugger`" in out
+    assert TOKEN not in proc.stdout + proc.stderr
+    assert out.rstrip().endswith("4 findings (1 errors, 2 warnings, 1 info)")
+
+
+def test_json_output(repo: Path) -> None:
+    proc = _review(repo, "--git", "HEAD~1..HEAD", "--format", "json", "--analyzers", "python-lint")
+    assert proc.returncode == 0, proc.stderr  # only warnings/info: below --fail-on error
+    data = json.loads(proc.stdout)
+    assert {(f["rule_id"], f["start_line"]) for f in data["findings"]} == {("ruff/F401", 1), ("ruff/E711", 5)}
+    assert all(len(f["fingerprint"]) == 32 for f in data["findings"])
+    assert set(data["timings"]) == {"python-lint"}
+
+
+def test_fail_on_threshold(repo: Path) -> None:
+    args = ("--git", "HEAD~1..HEAD", "--analyzers", "python-lint")
+    assert _review(repo, *args, "--fail-on", "warning").returncode == 1
+    assert _review(repo, *args, "--fail-on", "error").returncode == 0
+
+
+def test_sarif_is_valid(repo: Path) -> None:
+    proc = _review(repo, "--git", "HEAD~1..HEAD", "--format", "sarif")
+    assert TOKEN not in proc.stdout
+    log = json.loads(proc.stdout)
+    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(log)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert region["endLine"] >= region["startLine"]
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels["secrets/github-token"] == "error" and levels["ruff/E711"] == "note"
+
+
+def test_diff_file_reads_heads_from_the_working_tree(repo: Path, tmp_path: Path) -> None:
+    patch = tmp_path / "change.diff"
+    patch.write_text(_git(repo, "diff", "HEAD~1..HEAD"))
+    proc = _review(repo, "--diff", str(patch), "--format", "json", "--analyzers", "python-lint,hygiene")
+    rules = {f["rule_id"] for f in json.loads(proc.stdout)["findings"]}
+    assert {"ruff/F401", "hygiene/debug-debugger"} <= rules
+
+
+def test_config_from_base_and_mock_llm(repo: Path) -> None:
+    (repo / ".reviewops.yaml").write_text("analyzers: {disabled: [secrets]}\nseverity_threshold: loud\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "config")
+    # Config read from BASE (HEAD~1 has it), the mock LLM adds a comment per reviewed file.
+    proc = _review(repo, "--git", "HEAD~1..HEAD~1", "--format", "json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["findings"] == []
+    proc = _review(repo, "--git", "HEAD..HEAD", "--format", "json", REVIEWOPS_MOCK_LLM="true")
+    assert json.loads(proc.stdout)["findings"] == []
+    (repo / "extra.py").write_text("x = 1\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "extra")
+    proc = _review(repo, "--git", "HEAD~1..HEAD", "--format", "json", REVIEWOPS_MOCK_LLM="true")
+    data = json.loads(proc.stdout)
+    assert [f["rule_id"] for f in data["findings"]] == ["llm/maintainability"]
+    assert any("severity_threshold: unknown severity 'loud'" in n for n in data["notes"])
+    assert data["qa_checklist"][0].startswith("[mock LLM]")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--diff/--git"),
+        (["--diff", "x.diff", "--git", "a..b"], "--diff/--git"),
+        (["--git", "nope"], "--git: expected BASE..HEAD"),
+        (["--git", "HEAD~1..doesnotexist"], "--git: unknown revision 'doesnotexist'"),
+        (["--diff", "missing.diff"], "--diff: no such file"),
+        (["--git", "HEAD~1..HEAD", "--analyzers", "secrets,bogus"], "--analyzers: unknown analyzer 'bogus'"),
+        (["--git", "HEAD~1..HEAD", "--config", "nope.yaml"], "--config: no such file"),
+        (["--git", "HEAD~1..HEAD", "--format", "xml"], "--format"),
+    ],
+)
+def test_bad_input_exits_2(
+    repo: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-process (typer's runner): the same command object, without a Python start-up per case.
+    from typer.testing import CliRunner
+
+    from reviewops.cli.main import app
+
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(app, ["review", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_llm_endpoint_from_settings(repo: Path) -> None:
+    from tests.support.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as llm:
+        llm.findings = [{"path": "app.py", "line": 5, "severity": "warning", "message": "compare with `is`"}]
+        proc = _review(
+            repo, "--git", "HEAD~1..HEAD", "--format", "json", "--analyzers", "llm",
+            REVIEWOPS_LLM_BASE_URL=llm.url, REVIEWOPS_LLM_MODEL="local-model",
+            REVIEWOPS_LLM_API_KEY="sk-local", REVIEWOPS_LLM_TIMEOUT_SECONDS="5",
+        )  # fmt: skip
+        data = json.loads(proc.stdout)
+        assert [(f["rule_id"], f["start_line"], f["message"]) for f in data["findings"]] == [
+            ("llm/bug", 5, "compare with `is`")
+        ]
+        assert data["usage"] == {"prompt_tokens": 100, "completion_tokens": 20}
+        assert llm.requests[0].body["model"] == "local-model"
+        assert TOKEN not in llm.requests[0].prompt  # the secret in the diff is redacted before it leaves

@@ -1,0 +1,173 @@
+"""A fake OpenAI-compatible chat-completions server: a real HTTP server on 127.0.0.1 for LLM tests.
+
+    with FakeOpenAI() as llm:        # or the `fake_openai` fixture (tests/reviewops/review/conftest.py)
+        llm.mode = "good"                          # good | garbage | slow | error
+        llm.findings = [{"path": "app.py", "line": 3, "message": "bug"}]
+        settings = LLMSettings(base_url=llm.url, api_key="k", model="m", timeout_seconds=1)
+        ... llm.requests                           # every request: path, headers, parsed JSON body
+
+Modes: `good` answers {"findings": <findings>, "checklist": <checklist>, "summary": ...} as the message
+content (so both the reviewer and the QA checklist parse it), `garbage` answers non-JSON text, `slow`
+waits `slow_seconds` before answering (longer than a test's client timeout), `error` answers HTTP 500.
+`script` is a list of modes used one per request before falling back to `mode` (e.g. ["error", "good"]
+to test a retry). The request body is validated: model and messages are required, like the real API.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODES = ("good", "garbage", "slow", "error")
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: dict[str, Any]
+
+    @property
+    def prompt(self) -> str:
+        """All message contents joined: what the model was shown."""
+        return "\n".join(str(m.get("content", "")) for m in self.body.get("messages", []))
+
+
+@dataclass
+class FakeOpenAI:
+    mode: str = "good"
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    checklist: list[str] = field(default_factory=lambda: ["Try the happy path", "Try an invalid input"])
+    summary: str = "Looks reasonable."
+    script: list[str] = field(default_factory=list)
+    slow_seconds: float = 5.0
+    json_mode: bool = True  # False: answer 400 to `response_format` like servers without JSON mode
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    _release: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL for the openai SDK (`base_url`), ending in /v1."""
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> FakeOpenAI:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
+                self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._release.clear()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def close(self) -> None:
+        self._release.set()  # let slow handlers finish now
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _next_mode(self) -> str:
+        with self._lock:
+            return self.script.pop(0) if self.script else self.mode
+
+    def _handle(self, handler: Any) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            handler._send(400, {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}})
+            return
+        with self._lock:
+            headers = {k.lower(): v for k, v in handler.headers.items()}
+            self.requests.append(RecordedRequest(handler.path, headers, body))
+        if handler.path.rstrip("/") != "/v1/chat/completions":
+            handler._send(404, {"error": {"message": f"no route {handler.path}", "type": "not_found"}})
+            return
+        if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
+            handler._send(400, {"error": {"message": "model and messages are required", "type": "invalid"}})
+            return
+        if not self.json_mode and "response_format" in body:
+            handler._send(400, {"error": {"message": "response_format not supported", "type": "invalid"}})
+            return
+        mode = self._next_mode()
+        if mode == "error":
+            handler._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+            return
+        if mode == "slow":
+            self._release.wait(self.slow_seconds)
+        if mode == "garbage":
+            content = "Sure! Here is my review: the code looks fine, mostly. {not json"
+        else:
+            content = json.dumps(
+                {"findings": self.findings, "checklist": self.checklist, "summary": self.summary}
+            )
+        handler._send(200, self._completion(body, content))
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-fake-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens,
+            },
+        }
+
+
+@contextmanager
+def fake_openai_server(**kwargs: Any) -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(**kwargs)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
