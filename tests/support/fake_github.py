@@ -133,9 +133,19 @@ class FakeGitHub:
         with self.lock:
             return self.repos.setdefault(full_name, FakeRepo(full_name, next(self.ids)))
 
-    def add_pull(self, repo: str, number: int, *, head_sha: str, files: list[dict[str, Any]],
-                 base_sha: str = "b" * 40, base_ref: str = "main", head_ref: str = "feature",
-                 title: str = "A change", body: str = "") -> FakePull:  # fmt: skip
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        *,
+        head_sha: str,
+        files: list[dict[str, Any]],
+        base_sha: str = "b" * 40,
+        base_ref: str = "main",
+        head_ref: str = "feature",
+        title: str = "A change",
+        body: str = "",
+    ) -> FakePull:
         """`files`: dicts with filename, status, patch (None for binary), previous_filename."""
         pull = FakePull(number, head_sha, base_sha, head_ref, base_ref, title, body, files)
         with self.lock:
@@ -147,16 +157,34 @@ class FakeGitHub:
             self.add_repo(repo).contents[(ref, path)] = text
 
     def add_delivery(self, **fields: Any) -> dict[str, Any]:
-        item = {"id": next(self.ids), "guid": secrets.token_hex(8), "delivered_at": obj.now_iso(),
-                "redelivery": False, "duration": 0.1, "status": "OK", "status_code": 200, "event": "ping",
-                "action": None, "installation_id": None, "repository_id": None, **fields}  # fmt: skip
+        item = {
+            "id": next(self.ids),
+            "guid": secrets.token_hex(8),
+            "delivered_at": obj.now_iso(),
+            "redelivery": False,
+            "duration": 0.1,
+            "status": "OK",
+            "status_code": 200,
+            "event": "ping",
+            "action": None,
+            "installation_id": None,
+            "repository_id": None,
+            **fields,
+        }
         with self.lock:
             self.deliveries.insert(0, item)  # GitHub lists newest first
         return item
 
-    def fail_next(self, status: int, count: int = 1, *, headers: dict[str, str] | None = None,
-                  message: str = "injected failure", method: str | None = None,
-                  template: str | None = None) -> None:  # fmt: skip
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        headers: dict[str, str] | None = None,
+        message: str = "injected failure",
+        method: str | None = None,
+        template: str | None = None,
+    ) -> None:
         """The next `count` matching requests get `status` instead of their real answer."""
         with self.lock:
             for _ in range(count):
@@ -176,7 +204,9 @@ class FakeGitHub:
 
     # --- request handling (called from server threads) ---
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:  # noqa: E501
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         split = urlsplit(raw_path)
         path = split.path
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -186,7 +216,9 @@ class FakeGitHub:
             data = None
             self.violations.append(f"{method} {path}: body is not JSON")
         found = match_template(path)
-        call = Call(method, path, found[0] if found else None, query, data, auth=headers.get("authorization", ""))
+        call = Call(
+            method, path, found[0] if found else None, query, data, auth=headers.get("authorization", "")
+        )
         with self.lock:
             self.calls.append(call)
         if found is None or method not in found[2]:
@@ -194,18 +226,33 @@ class FakeGitHub:
             call.status = 404
             return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
         template, params, _ = found
-        request = MockRequest(SPEC_SERVER, method.lower(), path, args=query, headers=headers,
-                              data=body or None, content_type=headers.get("content-type", "application/json"))  # fmt: skip
+        request = MockRequest(
+            SPEC_SERVER,
+            method.lower(),
+            path,
+            args=query,
+            headers=headers,
+            data=body or None,
+            content_type=headers.get("content-type", "application/json"),
+        )
         request_errors = [_describe(err) for err in openapi().iter_request_errors(request)]
         for problem in request_errors:
             self.violations.append(f"{method} {template}: request invalid: {problem}")
         if request_errors:  # GitHub answers 422 to a body or query it cannot accept
             call.status = 422
-            return 422, {"message": "Invalid request.", "documentation_url": "https://docs.github.com/rest"}, {}
+            return (
+                422,
+                {"message": "Invalid request.", "documentation_url": "https://docs.github.com/rest"},
+                {},
+            )
         failure = self._take_failure(method, template)
         if failure is not None:
             call.status = failure.status
-            return failure.status, {"message": failure.message, "documentation_url": "https://docs.github.com"}, failure.headers  # noqa: E501
+            return (
+                failure.status,
+                {"message": failure.message, "documentation_url": "https://docs.github.com"},
+                failure.headers,
+            )
         auth_problem = self._check_auth(template, params, call.auth)
         if auth_problem:
             status, msg = auth_problem
@@ -214,8 +261,9 @@ class FakeGitHub:
         with self.lock:
             status, payload, extra = self._dispatch(method, template, params, query, data)
         call.status = status
-        response = MockResponse(json.dumps(payload).encode() if payload is not None else b"",
-                                status_code=status, headers=extra)  # fmt: skip
+        response = MockResponse(
+            json.dumps(payload).encode() if payload is not None else b"", status_code=status, headers=extra
+        )
         for err in openapi().iter_response_errors(request, response):
             if not _only_nullable_enum_quirk(err):
                 self.violations.append(f"{method} {template}: response {status} invalid: {_describe(err)}")
@@ -235,8 +283,12 @@ class FakeGitHub:
                 self.violations.append(f"{template}: app endpoints need the app JWT, got {scheme or 'none'}")
                 return 401, "A JSON web token could not be decoded"
             try:
-                claims = jwt.decode(credential, self.public_key_pem or "", algorithms=["RS256"],
-                                    options={"verify_signature": self.public_key_pem is not None})  # fmt: skip
+                claims = jwt.decode(
+                    credential,
+                    self.public_key_pem or "",
+                    algorithms=["RS256"],
+                    options={"verify_signature": self.public_key_pem is not None},
+                )
             except jwt.PyJWTError as exc:
                 self.violations.append(f"{template}: bad JWT ({exc})")
                 return 401, "A JSON web token could not be decoded"
@@ -266,8 +318,9 @@ class FakeGitHub:
             headers["Link"] = f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
         return chunk, headers
 
-    def _dispatch(self, method: str, template: str, params: dict[str, str], query: dict[str, str],
-                  data: Any) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
+    def _dispatch(
+        self, method: str, template: str, params: dict[str, str], query: dict[str, str], data: Any
+    ) -> tuple[int, Any, dict[str, str]]:
         not_found = (404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {})
         path = template
         for k, v in params.items():
@@ -283,7 +336,9 @@ class FakeGitHub:
             chunk = self.deliveries[start : start + per_page]
             headers = {}
             if start + per_page < len(self.deliveries):
-                headers["Link"] = f'<{self.url}{path}?per_page={per_page}&cursor={start + per_page}>; rel="next"'
+                headers["Link"] = (
+                    f'<{self.url}{path}?per_page={per_page}&cursor={start + per_page}>; rel="next"'
+                )
             return 200, [obj.hook_delivery_item(d) for d in chunk], headers
         if template == "/app/hook/deliveries/{delivery_id}/attempts":
             self.redelivered.append(int(params["delivery_id"]))
@@ -298,9 +353,20 @@ class FakeGitHub:
                 return not_found
             number = pull.number
             if template == "/repos/{owner}/{repo}/pulls/{pull_number}":
-                return 200, obj.pull_request(name, number, title=pull.title, body=pull.body,
-                                             head_sha=pull.head_sha, head_ref=pull.head_ref,
-                                             base_ref=pull.base_ref, base_sha=pull.base_sha), {}  # fmt: skip
+                return (
+                    200,
+                    obj.pull_request(
+                        name,
+                        number,
+                        title=pull.title,
+                        body=pull.body,
+                        head_sha=pull.head_sha,
+                        head_ref=pull.head_ref,
+                        base_ref=pull.base_ref,
+                        base_sha=pull.base_sha,
+                    ),
+                    {},
+                )
             if template.endswith("/files"):
                 items, headers = self._page([obj.diff_entry(f) for f in pull.files[:3000]], query, path)
                 return 200, items, headers
@@ -317,7 +383,11 @@ class FakeGitHub:
             text = repo.contents.get((ref, params["path"]))
             return (200, obj.content_file(params["path"], text), {}) if text is not None else not_found
         if template == "/repos/{owner}/{repo}/check-runs":
-            run = {**data, "id": next(self.ids), "annotations": list((data.get("output") or {}).get("annotations", []))}
+            run = {
+                **data,
+                "id": next(self.ids),
+                "annotations": list((data.get("output") or {}).get("annotations", [])),
+            }
             self._check_annotations(run["annotations"])
             run.setdefault("status", "queued")
             if data.get("conclusion"):
@@ -365,20 +435,35 @@ class FakeGitHub:
         if len(annotations) > 50:
             self.violations.append(f"check run update with {len(annotations)} annotations (GitHub's cap: 50)")
 
-    def _create_review(self, repo: FakeRepo, pull: FakePull, data: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:  # noqa: E501
+    def _create_review(
+        self, repo: FakeRepo, pull: FakePull, data: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
         files = {f["filename"]: f for f in pull.files}
         for c in data.get("comments", []):
             problem = _comment_problem(c, files)
             if problem:
                 self.violations.append(f"review comment rejected (GitHub answers 422): {problem}")
-                return 422, {"message": "Unprocessable Entity", "errors": [problem],
-                             "documentation_url": "https://docs.github.com/rest"}, {}  # fmt: skip
+                return (
+                    422,
+                    {
+                        "message": "Unprocessable Entity",
+                        "errors": [problem],
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                    {},
+                )
         if data.get("commit_id") and data["commit_id"] != pull.head_sha:
             self.violations.append(f"review on commit {data['commit_id']} that is not the PR head")
         review_id = next(self.ids)
         state = "COMMENTED" if data.get("event") == "COMMENT" else "PENDING"
-        item = obj.review(review_id, repo.full_name, pull.number, body=data.get("body", ""),
-                          commit_id=data.get("commit_id") or pull.head_sha, state=state)  # fmt: skip
+        item = obj.review(
+            review_id,
+            repo.full_name,
+            pull.number,
+            body=data.get("body", ""),
+            commit_id=data.get("commit_id") or pull.head_sha,
+            state=state,
+        )
         repo.reviews.setdefault(pull.number, []).append(item)
         for c in data.get("comments", []):
             repo.review_comments.setdefault(pull.number, []).append(

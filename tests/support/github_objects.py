@@ -82,7 +82,9 @@ def content_file(path: str, text: str) -> dict[str, Any]:
     return item
 
 
-def review(review_id: int, repo: str, number: int, *, body: str, commit_id: str, state: str) -> dict[str, Any]:
+def review(
+    review_id: int, repo: str, number: int, *, body: str, commit_id: str, state: str
+) -> dict[str, Any]:
     item: dict[str, Any] = example("pull-request-review")
     item.update(id=review_id, body=body, commit_id=commit_id, state=state, submitted_at=now_iso(),
                 user=bot_user(), author_association="NONE")  # fmt: skip

@@ -24,14 +24,16 @@ INSTALLATION = 77
 
 def make_app(fake: FakeGitHub, key: str, *, sleeps: list[float] | None = None, **kw: Any) -> GitHubApp:
     app = GitHubApp(fake.app_id, key, api_url=fake.url, **kw)
-    app.transport.sleep = (sleeps.append if sleeps is not None else lambda _s: None)
+    app.transport.sleep = sleeps.append if sleeps is not None else lambda _s: None
     return app
 
 
 @pytest.fixture
 def gh(fake_github: FakeGitHub, github_app_key: tuple[str, str]) -> Any:
     app = make_app(fake_github, github_app_key[0])
-    fake_github.add_pull(REPO, 1, head_sha="a" * 40, files=[{"filename": "x.py", "patch": "@@ -0,0 +1 @@\n+x"}])
+    fake_github.add_pull(
+        REPO, 1, head_sha="a" * 40, files=[{"filename": "x.py", "patch": "@@ -0,0 +1 @@\n+x"}]
+    )
     yield app
     app.close()
 
@@ -103,8 +105,12 @@ def test_retry_after_is_honoured_inline_when_short(fake_github: FakeGitHub, gith
     sleeps: list[float] = []
     app = make_app(fake_github, github_app_key[0], sleeps=sleeps, max_inline_wait=10)
     fake_github.add_pull(REPO, 1, head_sha="a" * 40, files=[])
-    fake_github.fail_next(403, headers={"Retry-After": "3"}, message="secondary rate limit",
-                          template="/repos/{owner}/{repo}/pulls/{pull_number}")  # fmt: skip
+    fake_github.fail_next(
+        403,
+        headers={"Retry-After": "3"},
+        message="secondary rate limit",
+        template="/repos/{owner}/{repo}/pulls/{pull_number}",
+    )
     assert app.installation(INSTALLATION).get_pull(REPO, 1)["number"] == 1
     assert sleeps == [3.0]
 
@@ -112,7 +118,9 @@ def test_retry_after_is_honoured_inline_when_short(fake_github: FakeGitHub, gith
 def test_long_retry_after_goes_back_to_the_queue(fake_github: FakeGitHub, github_app_key: Any) -> None:
     app = make_app(fake_github, github_app_key[0], max_inline_wait=10)
     fake_github.add_pull(REPO, 1, head_sha="a" * 40, files=[])
-    fake_github.fail_next(429, headers={"Retry-After": "120"}, template="/repos/{owner}/{repo}/pulls/{pull_number}")
+    fake_github.fail_next(
+        429, headers={"Retry-After": "120"}, template="/repos/{owner}/{repo}/pulls/{pull_number}"
+    )
     with pytest.raises(TransientError) as info:
         app.installation(INSTALLATION).get_pull(REPO, 1)
     assert info.value.retry_after == 120
@@ -122,16 +130,21 @@ def test_primary_limit_waits_until_reset(fake_github: FakeGitHub, github_app_key
     app = make_app(fake_github, github_app_key[0], max_inline_wait=10)
     fake_github.add_pull(REPO, 1, head_sha="a" * 40, files=[])
     reset = int(time.time()) + 600
-    fake_github.fail_next(403, message="API rate limit exceeded", template="/repos/{owner}/{repo}/pulls/{pull_number}",
-                          headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset),
-                                   "x-ratelimit-limit": "5000"})  # fmt: skip
+    fake_github.fail_next(
+        403,
+        message="API rate limit exceeded",
+        template="/repos/{owner}/{repo}/pulls/{pull_number}",
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset), "x-ratelimit-limit": "5000"},
+    )
     with pytest.raises(TransientError) as info:
         app.installation(INSTALLATION).get_pull(REPO, 1)
     assert info.value.retry_after is not None
     assert reset - time.time() < info.value.retry_after <= reset - time.time() + 2
 
 
-def test_secondary_limit_without_headers_backs_off_exponentially(fake_github: FakeGitHub, github_app_key: Any) -> None:
+def test_secondary_limit_without_headers_backs_off_exponentially(
+    fake_github: FakeGitHub, github_app_key: Any
+) -> None:
     app = make_app(fake_github, github_app_key[0], max_inline_wait=10)
     fake_github.add_pull(REPO, 1, head_sha="a" * 40, files=[])
     client = app.installation(INSTALLATION)
@@ -143,8 +156,11 @@ def test_secondary_limit_without_headers_backs_off_exponentially(fake_github: Fa
         waits.append(info.value.retry_after)
     assert waits == [60, 120, 240]
     assert client.get_pull(REPO, 1)["number"] == 1  # success resets the backoff
-    fake_github.fail_next(403, message="You have exceeded a secondary rate limit",
-                          template="/repos/{owner}/{repo}/pulls/{pull_number}")  # fmt: skip
+    fake_github.fail_next(
+        403,
+        message="You have exceeded a secondary rate limit",
+        template="/repos/{owner}/{repo}/pulls/{pull_number}",
+    )
     with pytest.raises(TransientError) as info:
         client.get_pull(REPO, 1)
     assert info.value.retry_after == 60
@@ -251,10 +267,23 @@ def test_review_comments_and_annotations_batches(fake_github: FakeGitHub, gh: Gi
     patch = "@@ -1,2 +1,3 @@\n ctx\n+added\n ctx2"
     fake_github.add_pull(REPO, 3, head_sha="d" * 40, files=[{"filename": "m.py", "patch": patch}])
     client = gh.installation(INSTALLATION)
-    review = client.create_review(REPO, 3, commit_id="d" * 40, body="r", comments=[
-        {"path": "m.py", "line": 2, "side": "RIGHT", "body": "inline"},
-        {"path": "m.py", "start_line": 1, "line": 2, "side": "RIGHT", "start_side": "RIGHT", "body": "range"},
-    ])  # fmt: skip
+    review = client.create_review(
+        REPO,
+        3,
+        commit_id="d" * 40,
+        body="r",
+        comments=[
+            {"path": "m.py", "line": 2, "side": "RIGHT", "body": "inline"},
+            {
+                "path": "m.py",
+                "start_line": 1,
+                "line": 2,
+                "side": "RIGHT",
+                "start_side": "RIGHT",
+                "body": "range",
+            },
+        ],
+    )
     assert review["state"] == "COMMENTED"
     assert [c["line"] for c in client.list_review_comments(REPO, 3)] == [2, 2]
     assert client.list_reviews(REPO, 3)[0]["id"] == review["id"]
@@ -264,8 +293,9 @@ def test_review_comments_and_annotations_batches(fake_github: FakeGitHub, gh: Gi
         for i in range(120)
     ]
     assert client.add_annotations(REPO, run["id"], {"title": "t", "summary": "s"}, annotations) == 3
-    done = client.update_check_run(REPO, run["id"], status="completed", conclusion="success",
-                                   output={"title": "t", "summary": "s"})  # fmt: skip
+    done = client.update_check_run(
+        REPO, run["id"], status="completed", conclusion="success", output={"title": "t", "summary": "s"}
+    )
     assert done["conclusion"] == "success" and done["output"]["annotations_count"] == 120
     comment = client.create_issue_comment(REPO, 3, "<!-- reviewops:summary -->\nhello")
     assert client.find_issue_comment(REPO, 3, "<!-- reviewops:summary -->")["id"] == comment["id"]  # type: ignore[index]
@@ -278,11 +308,18 @@ def test_the_fake_rejects_off_contract_requests(github_app_key: tuple[str, str])
     fake = FakeGitHub(app_id=4242, public_key_pem=github_app_key[1])
     try:
         app = make_app(fake, github_app_key[0])
-        fake.add_pull(REPO, 1, head_sha="a" * 40, files=[{"filename": "x.py", "patch": "@@ -1 +1,2 @@\n a\n+b"}])
+        fake.add_pull(
+            REPO, 1, head_sha="a" * 40, files=[{"filename": "x.py", "patch": "@@ -1 +1,2 @@\n a\n+b"}]
+        )
         client = app.installation(INSTALLATION)
         with pytest.raises(PermanentError):
-            client.create_review(REPO, 1, commit_id="a" * 40, body="r",
-                                 comments=[{"path": "x.py", "line": 9, "side": "RIGHT", "body": "far"}])  # fmt: skip
+            client.create_review(
+                REPO,
+                1,
+                commit_id="a" * 40,
+                body="r",
+                comments=[{"path": "x.py", "line": 9, "side": "RIGHT", "body": "far"}],
+            )
         assert any("not in the diff" in v for v in fake.violations)
         fake.violations.clear()
         with pytest.raises(PermanentError):
@@ -290,8 +327,9 @@ def test_the_fake_rejects_off_contract_requests(github_app_key: tuple[str, str])
         assert any("request invalid" in v for v in fake.violations)
         fake.violations.clear()
         with pytest.raises(NotFound):
-            app.transport.request("GET", "/repos/{owner}/{repo}/nonsense", client.auth,
-                                  path_params={"owner": "o", "repo": "r"})  # fmt: skip
+            app.transport.request(
+                "GET", "/repos/{owner}/{repo}/nonsense", client.auth, path_params={"owner": "o", "repo": "r"}
+            )
         assert any("no such operation" in v for v in fake.violations)
     finally:
         fake.close()
