@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,15 @@ class WorkerRuntime:
 
     settings: Settings
     db: Database
+    # Runs a review by id (reviewops.github.pipeline.ReviewRunner); None when no GitHub App is configured.
+    review_runner: Callable[[int], object] | None = None
 
 
 def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, Any]]:
     def process_delivery(delivery_id: int) -> None:
-        processing.process_delivery(runtime.db, runtime.settings, delivery_id, routing.route)
+        processing.process_delivery(
+            runtime.db, runtime.settings, delivery_id, routing.route, review_runner=runtime.review_runner
+        )
 
     actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
         broker=broker,

@@ -8,8 +8,12 @@ import threading
 from types import FrameType
 
 import dramatiq
+import redis
 
 from reviewops.db.session import Database
+from reviewops.github.client import GitHubApp
+from reviewops.github.deps import ReviewDeps, default_deps
+from reviewops.github.pipeline import ReviewRunner
 from reviewops.queue.broker import build_broker
 from reviewops.settings import Settings
 from worker.actors import WorkerRuntime, register_actors
@@ -17,11 +21,30 @@ from worker.actors import WorkerRuntime, register_actors
 log = logging.getLogger(__name__)
 
 
+def build_review_runner(
+    settings: Settings, db: Database, deps: ReviewDeps | None = None
+) -> ReviewRunner | None:
+    """The review pipeline, when a GitHub App is configured (else reviews are recorded as skipped)."""
+    if not settings.github_app_configured:
+        return None
+    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app = GitHubApp.from_settings(settings, redis_client=client)
+    return ReviewRunner(db, settings, app, deps or default_deps, redis_client=client)
+
+
 def start_worker(
-    broker: dramatiq.Broker, settings: Settings, db: Database, *, threads: int | None = None
+    broker: dramatiq.Broker,
+    settings: Settings,
+    db: Database,
+    *,
+    threads: int | None = None,
+    review_deps: ReviewDeps | None = None,
 ) -> dramatiq.Worker:
-    """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
-    register_actors(broker, WorkerRuntime(settings=settings, db=db))
+    """Register the actors on `broker` and start consuming; the caller stops the returned worker.
+
+    `review_deps` swaps the review engine (tests inject a deterministic one)."""
+    runner = build_review_runner(settings, db, review_deps)
+    register_actors(broker, WorkerRuntime(settings=settings, db=db, review_runner=runner))
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     worker.start()
     return worker

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from reviewops.db.models import DeliveryStatus, Review, ReviewStatus
 from reviewops.pipeline.processing import Context, Handler
 from reviewops.pipeline.tenants import ensure_tenant
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+RUNNABLE = frozenset({ReviewStatus.PENDING.value, ReviewStatus.RUNNING.value})
 
 
 def handle_ping(ctx: Context) -> str:
@@ -14,7 +17,17 @@ def handle_ping(ctx: Context) -> str:
 
 
 def handle_pull_request(ctx: Context) -> str:
-    """Record a review for the PR's head; the review engine picks `pending` reviews up."""
+    """Record a review for the PR's head and run it right after this transaction commits.
+
+    A retry of the delivery finds the review it created before (one review per delivery) and runs it again;
+    the runner itself skips finished reviews and never posts twice.
+    """
+    existing = ctx.session.execute(
+        select(Review).where(Review.delivery_id == ctx.delivery.id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        _schedule(ctx, existing)
+        return DeliveryStatus.PROCESSED.value
     payload = ctx.delivery.payload
     pr = payload.get("pull_request") or {}
     tenant = ensure_tenant(ctx.session, payload)
@@ -34,7 +47,17 @@ def handle_pull_request(ctx: Context) -> str:
         review.status_reason = "GitHub App not configured"
     ctx.session.add(review)
     ctx.delivery.tenant_id = review.tenant_id
+    _schedule(ctx, review)
     return DeliveryStatus.PROCESSED.value
+
+
+def _schedule(ctx: Context, review: Review) -> None:
+    runner = ctx.review_runner
+    if runner is None or review.status not in RUNNABLE:
+        return
+    ctx.session.flush()
+    review_id = review.id
+    ctx.after_commit.append(lambda: runner(review_id))
 
 
 def route(event: str, action: str | None) -> Handler | None:
