@@ -200,6 +200,7 @@ class ReviewRunner:
         timings["fetch_seconds"] = time.perf_counter() - t0
 
         ctx = self._context(review, pr, files, config, gh)
+        ctx.notes.extend(_file_notes(pr, files))
         t1 = time.perf_counter()
         result = self.deps.engine(ctx)
         timings["engine_seconds"] = time.perf_counter() - t1
@@ -389,3 +390,14 @@ def _dedupe(items: list[str]) -> list[str]:
     for item in items:
         seen.setdefault(item, None)
     return list(seen)
+
+
+def _file_notes(pr: dict[str, Any], files: list[ChangedFile]) -> list[str]:
+    notes = []
+    listed_only = [f.path for f in files if f.patch is None and f.status != "removed"]
+    if listed_only:
+        notes.append(f"{len(listed_only)} file(s) without a diff (binary or too large) listed, not analyzed.")
+    total = int(pr.get("changed_files") or len(files))
+    if total > len(files):
+        notes.append(f"Only the first {len(files)} of {total} changed files were reviewed (GitHub's limit).")
+    return notes

@@ -190,6 +190,11 @@ class FakeGitHub:
             for _ in range(count):
                 self.failures.append(Failure(status, headers or {}, message, method, template))
 
+    def revoke_tokens(self) -> None:
+        """Forget every installation token (as if they expired early); clients must fetch new ones."""
+        with self.lock:
+            self.tokens.clear()
+
     # --- reading back ---
 
     def calls_to(self, template: str, method: str | None = None) -> list[Call]:
@@ -299,8 +304,10 @@ class FakeGitHub:
             if installation and int(installation) in self.suspended:
                 return 403, "This installation has been suspended"
             return None
-        if scheme.lower() != "token" or credential not in self.tokens:
+        if scheme.lower() != "token":
             self.violations.append(f"{template}: repository endpoints need an installation token")
+            return 401, "Bad credentials"
+        if credential not in self.tokens:  # revoked or expired: GitHub's real answer, not a client bug
             return 401, "Bad credentials"
         if self.tokens[credential] in self.suspended:
             return 403, "This installation has been suspended"

@@ -333,3 +333,13 @@ def test_the_fake_rejects_off_contract_requests(github_app_key: tuple[str, str])
         assert any("no such operation" in v for v in fake.violations)
     finally:
         fake.close()
+
+
+def test_a_rejected_token_is_replaced_once(gh: GitHubApp, fake_github: FakeGitHub) -> None:
+    client = gh.installation(INSTALLATION)
+    client.get_pull(REPO, 1)
+    fake_github.revoke_tokens()
+    assert client.get_pull(REPO, 1)["number"] == 1
+    assert len(fake_github.calls_to("/app/installations/{installation_id}/access_tokens")) == 2
+    statuses = [c.status for c in fake_github.calls_to("/repos/{owner}/{repo}/pulls/{pull_number}")]
+    assert statuses == [200, 401, 200]
