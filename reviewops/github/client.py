@@ -103,11 +103,19 @@ class GitHubApp:
         body = response.json()
         return InstallationToken(token=body["token"], expires_at=parse_expiry(body["expires_at"]))
 
-    def list_hook_deliveries(self, *, per_page: int = 100, max_items: int | None = None) -> Iterator[Any]:
-        """The app webhook's recent deliveries, newest first (cursor pagination through Link headers)."""
-        return self.transport.paginate(
-            T_HOOK_DELIVERIES, self._app_auth, params={"per_page": per_page}, max_items=max_items
-        )
+    def list_hook_deliveries(
+        self, *, per_page: int = 100, status: str | None = None, max_items: int | None = None
+    ) -> Iterator[Any]:
+        """The app webhook's recent deliveries, newest first (cursor pagination through Link headers).
+
+        `status`: "success" or "failure" (GitHub filters by status_code range). Lazy: stop iterating to
+        stop fetching pages."""
+        params: dict[str, str | int] = {"per_page": per_page}
+        if status is not None:
+            if status not in ("success", "failure"):
+                raise ValueError(f"status must be 'success' or 'failure', got {status!r}")
+            params["status"] = status
+        return self.transport.paginate(T_HOOK_DELIVERIES, self._app_auth, params=params, max_items=max_items)
 
     def redeliver(self, delivery_id: int) -> None:
         """Ask GitHub to send a delivery again (202)."""

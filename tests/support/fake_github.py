@@ -340,11 +340,17 @@ class FakeGitHub:
         if template == "/app/hook/deliveries":
             per_page = int(query.get("per_page", 30))
             start = int(query.get("cursor") or 0)
-            chunk = self.deliveries[start : start + per_page]
+            wanted = query.get("status")
+            listed = [
+                d for d in self.deliveries
+                if wanted is None or (d["status_code"] < 400) == (wanted == "success")
+            ]  # fmt: skip
+            chunk = listed[start : start + per_page]
             headers = {}
-            if start + per_page < len(self.deliveries):
+            if start + per_page < len(listed):
+                status_q = f"&status={wanted}" if wanted else ""
                 headers["Link"] = (
-                    f'<{self.url}{path}?per_page={per_page}&cursor={start + per_page}>; rel="next"'
+                    f'<{self.url}{path}?per_page={per_page}{status_q}&cursor={start + per_page}>; rel="next"'
                 )
             return 200, [obj.hook_delivery_item(d) for d in chunk], headers
         if template == "/app/hook/deliveries/{delivery_id}/attempts":

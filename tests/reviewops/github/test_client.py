@@ -343,3 +343,13 @@ def test_a_rejected_token_is_replaced_once(gh: GitHubApp, fake_github: FakeGitHu
     assert len(fake_github.calls_to("/app/installations/{installation_id}/access_tokens")) == 2
     statuses = [c.status for c in fake_github.calls_to("/repos/{owner}/{repo}/pulls/{pull_number}")]
     assert statuses == [200, 401, 200]
+
+
+def test_hook_deliveries_can_be_filtered_by_outcome(fake_github: FakeGitHub, gh: GitHubApp) -> None:
+    for i in range(150):
+        fake_github.add_delivery(event="ping", status_code=502 if i % 3 == 0 else 200)
+    failed = list(gh.list_hook_deliveries(status="failure"))
+    assert len(failed) == 50 and all(d["status_code"] == 502 for d in failed)
+    assert len(list(gh.list_hook_deliveries(status="success", per_page=40))) == 100
+    with pytest.raises(ValueError, match="status"):
+        gh.list_hook_deliveries(status="bad")
