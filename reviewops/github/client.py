@@ -143,9 +143,17 @@ class InstallationClient:
         return response.json() if response.content else None
 
     def _list(self, template: str, path_params: dict[str, Any], max_items: int | None = None) -> list[Any]:
-        return list(
-            self.app.transport.paginate(template, self.auth, path_params=path_params, max_items=max_items)
-        )
+        def fetch() -> list[Any]:
+            pages = self.app.transport.paginate(
+                template, self.auth, path_params=path_params, max_items=max_items
+            )
+            return list(pages)
+
+        try:
+            return fetch()
+        except Unauthorized:
+            self.app.tokens.invalidate(self.installation_id)
+            return fetch()
 
     # --- pull requests ---
 

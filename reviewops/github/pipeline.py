@@ -35,7 +35,7 @@ CONFIG_PATH = ".reviewops.yaml"
 MAX_INLINE_COMMENTS = 30
 FINISHED = frozenset(
     {ReviewStatus.COMPLETED.value, ReviewStatus.SKIPPED.value, ReviewStatus.SUPERSEDED.value,
-     ReviewStatus.CANCELLED.value}
+     ReviewStatus.CANCELLED.value, ReviewStatus.FAILED.value}
 )  # fmt: skip
 
 
@@ -116,7 +116,16 @@ class ReviewRunner:
 
     def run(self, review_id: int) -> str:
         started = time.perf_counter()
-        status = self._run(review_id)
+        try:
+            status = self._run(review_id)
+        except PermanentError as exc:
+            # Retrying cannot help (PR gone, installation suspended): the review is over, say why.
+            self._save(review_id, status=ReviewStatus.FAILED.value, status_reason=str(exc)[:2000],
+                       finished_at=utcnow())  # fmt: skip
+            metrics.REVIEW_DURATION_SECONDS.labels(ReviewStatus.FAILED.value).observe(
+                time.perf_counter() - started
+            )
+            raise
         metrics.REVIEW_DURATION_SECONDS.labels(status).observe(time.perf_counter() - started)
         return status
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 USER_AGENT = "reviewops"
 API_VERSION = "2022-11-28"
 MAX_INLINE_ATTEMPTS = 4
+# POSTs that create no content on GitHub (not part of the secondary content-creation limit).
+UNCAPPED = frozenset({"/app/installations/{installation_id}/access_tokens"})
 
 
 class GitHubError(PermanentError):
@@ -148,7 +150,7 @@ class Transport:
         method = method.upper()
         target = url or self.base_url + expand(template, path_params or {})
         for _attempt in range(MAX_INLINE_ATTEMPTS):
-            if method in CONTENT_METHODS:
+            if method in CONTENT_METHODS and template not in UNCAPPED:
                 wait = self.limiter.reserve(auth.limiter_key)
                 if wait > 0:
                     self._wait_or_raise(wait, "content-creation cap (per installation, per minute)")

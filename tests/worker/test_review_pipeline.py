@@ -242,8 +242,24 @@ def test_a_moved_head_supersedes_and_a_missing_pr_is_permanent(
     assert fake_github.content_calls() == [
         c for c in fake_github.content_calls() if "access_tokens" in c.path
     ]
+    gone = add_review(db, HEAD1, number=404)
     with pytest.raises(PermanentError):
-        runner.run(add_review(db, HEAD1, number=404))
+        runner.run(gone)
+    with db.session() as s:
+        review = s.get(Review, gone)
+        assert review is not None and review.status == "failed" and "is gone" in (review.status_reason or "")
+    assert runner.run(gone) == "failed"  # over: a redelivery does not retry it
+
+
+def test_a_suspended_installation_fails_the_review(
+    github_settings: Settings, db: Database, fake_github: FakeGitHub
+) -> None:
+    fake_github.add_pull(REPO, 3, head_sha=HEAD1, files=[])
+    fake_github.suspended.add(INSTALLATION)
+    review_id = add_review(db, HEAD1)
+    with pytest.raises(PermanentError, match="suspended"):
+        make_runner(github_settings, db).run(review_id)
+    assert fake_github.calls_to(REVIEWS, "POST") == []
 
 
 def test_a_completed_review_is_not_run_again(
@@ -258,3 +274,22 @@ def test_a_completed_review_is_not_run_again(
     calls = len(fake_github.calls)
     assert runner.run(review_id) == "completed"
     assert len(fake_github.calls) == calls
+
+
+def test_a_review_posted_before_a_crash_is_adopted_not_reposted(
+    github_settings: Settings, db: Database, fake_github: FakeGitHub
+) -> None:
+    from tests.support import github_objects as obj
+
+    fake_github.add_pull(REPO, 3, head_sha=HEAD1, files=[
+        {"filename": "app.py", "status": "added", "patch": new_file_patch(LINES1)},
+    ])  # fmt: skip
+    review_id = add_review(db, HEAD1)
+    # The POST went through but the worker died before saving the id: GitHub already has the review.
+    earlier = obj.review(555, REPO, 3, body=f"<!-- reviewops:review:{review_id} -->\nx", commit_id=HEAD1,
+                         state="COMMENTED")  # fmt: skip
+    fake_github.repos[REPO].reviews[3] = [earlier]
+    assert make_runner(github_settings, db).run(review_id) == "completed"
+    assert fake_github.calls_to(REVIEWS, "POST") == []
+    with db.session() as s:
+        assert s.get(Review, review_id).github_review_id == 555  # type: ignore[union-attr]
