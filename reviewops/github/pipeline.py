@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -23,9 +22,10 @@ from reviewops.errors import PermanentError
 from reviewops.github import render, store
 from reviewops.github.client import GitHubApp, InstallationClient
 from reviewops.github.deps import EngineResult, ReviewDeps
+from reviewops.github.selection import Selection, select_for_posting
 from reviewops.github.transport import NotFound
 from reviewops.policy.store import TenantLimits, read_limits, read_review_settings
-from reviewops.review.model import AnalysisContext, ChangedFile, Finding, RepoConfig, Severity
+from reviewops.review.model import AnalysisContext, ChangedFile, RepoConfig, Severity
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 
@@ -37,52 +37,6 @@ FINISHED = frozenset(
     {ReviewStatus.COMPLETED.value, ReviewStatus.SKIPPED.value, ReviewStatus.SUPERSEDED.value,
      ReviewStatus.CANCELLED.value, ReviewStatus.FAILED.value}
 )  # fmt: skip
-
-
-@dataclass
-class Selection:
-    """How the findings of one head split up for posting."""
-
-    findings: list[Finding]  # deduplicated, every one (stored)
-    in_diff: list[Finding]
-    inline: list[tuple[Finding, dict[str, Any]]]
-    overflow: list[Finding]  # posted as check-run annotations
-    already_posted: int = 0
-    below_threshold: int = 0
-    posted: set[str] = field(default_factory=set)
-
-
-def select_for_posting(
-    findings: list[Finding],
-    files: dict[str, ChangedFile],
-    *,
-    threshold: Severity,
-    already_posted: set[str],
-    max_comments: int,
-) -> Selection:
-    """Dedupe by fingerprint, keep only lines GitHub accepts, drop what was posted before or is below the
-    threshold, most severe first; the first `max_comments` go inline, the rest become annotations."""
-    unique: dict[str, Finding] = {}
-    for f in findings:
-        unique.setdefault(f.fingerprint, f)
-    ordered = sorted(unique.values(), key=lambda f: (-f.severity, f.path, f.start_line, f.rule_id))
-    sel = Selection(findings=ordered, in_diff=[], inline=[], overflow=[])
-    for f in ordered:
-        file = files.get(f.path)
-        comment = render.inline_comment(f, file) if file is not None else None
-        if comment is None:
-            continue  # outside the diff: stored, never sent to GitHub
-        sel.in_diff.append(f)
-        if f.fingerprint in already_posted:
-            sel.already_posted += 1
-        elif f.severity < threshold:
-            sel.below_threshold += 1
-        elif len(sel.inline) < max_comments:
-            sel.inline.append((f, comment))
-        else:
-            sel.overflow.append(f)
-    sel.posted = {f.fingerprint for f, _ in sel.inline} | {f.fingerprint for f in sel.overflow}
-    return sel
 
 
 class ReviewRunner:

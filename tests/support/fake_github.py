@@ -10,48 +10,27 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
-from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from tests.support import github_objects as obj
-from tests.support.patches import left_lines, parse_hunks
+from tests.support.github_contract import (
+    comment_problem,
+    describe,
+    match_template,
+    only_nullable_enum_quirk,
+    openapi,
+)
 
 SPEC_SERVER = "https://api.github.com"
-
-
-@lru_cache(maxsize=1)
-def openapi() -> OpenAPI:
-    return OpenAPI.from_dict(obj.spec())
-
-
-@lru_cache(maxsize=1)
-def templates() -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
-    out = []
-    for template, ops in obj.spec()["paths"].items():
-        rx = re.escape(template)
-        rx = rx.replace(re.escape("{path}"), "(?P<path>.+)")
-        rx = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", rx)
-        out.append((re.compile(f"^{rx}$"), template, frozenset(m.upper() for m in ops)))
-    return out
-
-
-def match_template(path: str) -> tuple[str, dict[str, str], frozenset[str]] | None:
-    for rx, template, methods in templates():
-        m = rx.match(path)
-        if m:
-            return template, m.groupdict(), methods
-    return None
 
 
 @dataclass
@@ -240,7 +219,7 @@ class FakeGitHub:
             data=body or None,
             content_type=headers.get("content-type", "application/json"),
         )
-        request_errors = [_describe(err) for err in openapi().iter_request_errors(request)]
+        request_errors = [describe(err) for err in openapi().iter_request_errors(request)]
         for problem in request_errors:
             self.violations.append(f"{method} {template}: request invalid: {problem}")
         if request_errors:  # GitHub answers 422 to a body or query it cannot accept
@@ -270,8 +249,8 @@ class FakeGitHub:
             json.dumps(payload).encode() if payload is not None else b"", status_code=status, headers=extra
         )
         for err in openapi().iter_response_errors(request, response):
-            if not _only_nullable_enum_quirk(err):
-                self.violations.append(f"{method} {template}: response {status} invalid: {_describe(err)}")
+            if not only_nullable_enum_quirk(err):
+                self.violations.append(f"{method} {template}: response {status} invalid: {describe(err)}")
         return status, payload, extra
 
     def _take_failure(self, method: str, template: str) -> Failure | None:
@@ -453,7 +432,7 @@ class FakeGitHub:
     ) -> tuple[int, Any, dict[str, str]]:
         files = {f["filename"]: f for f in pull.files}
         for c in data.get("comments", []):
-            problem = _comment_problem(c, files)
+            problem = comment_problem(c, files)
             if problem:
                 self.violations.append(f"review comment rejected (GitHub answers 422): {problem}")
                 return (
@@ -483,57 +462,6 @@ class FakeGitHub:
                 obj.review_comment(next(self.ids), review_id, item["commit_id"], c)
             )
         return 200, item, {}
-
-
-def _comment_problem(c: dict[str, Any], files: dict[str, dict[str, Any]]) -> str | None:
-    f = files.get(c.get("path", ""))
-    if f is None:
-        return f"{c.get('path')}: path is not part of the pull request"
-    if "line" not in c:
-        return f"{c['path']}: comment without line (position is deprecated)"
-    side = c.get("side", "RIGHT")
-    if side == "RIGHT":
-        allowed = set()
-        for hunk in parse_hunks(f.get("patch")):
-            allowed.update(hunk.added)
-            allowed.update(hunk.context)
-    else:
-        allowed = left_lines(f.get("patch"))
-    lines = [c["line"]] + ([c["start_line"]] if "start_line" in c else [])
-    bad = [n for n in lines if n not in allowed]
-    if bad:
-        return f"{c['path']}: line {bad[0]} ({side}) could not be resolved (not in the diff)"
-    if "start_line" in c and c["start_line"] > c["line"]:
-        return f"{c['path']}: start_line after line"
-    return None
-
-
-def _schema_errors(err: Exception) -> list[Any]:
-    found: list[Any] = []
-    cause = err.__cause__
-    while cause is not None:
-        found.extend(getattr(cause, "schema_errors", []) or [])
-        cause = cause.__cause__
-    return found
-
-
-def _only_nullable_enum_quirk(err: Exception) -> bool:
-    """GitHub marks fields like check-run `conclusion` `nullable: true` with an `enum` that lacks null;
-    GitHub sends null there, and OAS 3.0.3 validators reject it. Only that one quirk is tolerated."""
-    errors = _schema_errors(err)
-    return bool(errors) and all(
-        e.instance is None and e.validator == "enum" and (e.schema or {}).get("nullable") for e in errors
-    )
-
-
-def _describe(err: Exception) -> str:
-    parts = [f"{type(err).__name__}: {str(err)[:120]}"]
-    cause = err.__cause__
-    while cause is not None:
-        for schema_error in getattr(cause, "schema_errors", []) or []:
-            parts.append(f"{list(schema_error.absolute_path)}: {schema_error.message[:200]}")
-        cause = cause.__cause__
-    return "; ".join(parts)[:1500]
 
 
 def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:

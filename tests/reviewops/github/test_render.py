@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reviewops.github import render
-from reviewops.github.pipeline import select_for_posting
+from reviewops.github.selection import select_for_posting
 from reviewops.review.model import Finding, Severity
 from tests.support.patches import parse_patch
 
