@@ -178,6 +178,28 @@ class Settings(BaseSettings):
         default=False,
         description="Deterministic canned LLM output instead of a real endpoint (demos, tests).",
     )
+    # --- github app client ---
+    github_request_timeout_seconds: float = Field(
+        default=30, gt=0, description="Timeout of one GitHub API request."
+    )
+    github_max_inline_wait_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="Longest a rate-limited GitHub request waits in the worker; longer waits retry the "
+        "message later instead (TransientError with retry_after).",
+    )
+    github_content_requests_per_minute: int = Field(
+        default=80,
+        ge=1,
+        le=1000,
+        description="Cap on content-creating GitHub requests (POST/PATCH/PUT/DELETE) per minute per "
+        "installation (GitHub's secondary rate limit).",
+    )
+    review_severity_threshold: Literal["info", "warning", "error"] = Field(
+        default="warning",
+        description="Lowest severity posted to GitHub when neither the ReviewPolicy nor .reviewops.yaml "
+        "sets one; findings below it are stored, not posted.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -133,3 +133,35 @@ def _tracing() -> Any:
 def spans(_tracing: Any) -> Any:
     _tracing.clear()
     return _tracing
+# --- fake GitHub (tests/support/fake_github.py) ---
+
+
+@pytest.fixture(scope="session")
+def github_app_key() -> tuple[str, str]:
+    """A throw-away RSA key pair (private PEM, public PEM) for the test GitHub App."""
+    from tests.support.github_app import generate_key_pair
+
+    return generate_key_pair()
+
+
+@pytest.fixture
+def fake_github(github_app_key: tuple[str, str]) -> Iterator[Any]:
+    """A real HTTP server playing GitHub; the test fails if any request or response broke the contract."""
+    from tests.support.fake_github import FakeGitHub
+
+    fake = FakeGitHub(app_id=4242, public_key_pem=github_app_key[1])
+    yield fake
+    fake.close()
+    assert not fake.violations, "GitHub API contract violations:\n" + "\n".join(fake.violations)
+
+
+@pytest.fixture
+def github_settings(settings: Settings, fake_github: Any, github_app_key: tuple[str, str]) -> Settings:
+    """`settings` with the GitHub App configured against the fake GitHub."""
+    return settings.model_copy(
+        update={
+            "github_app_id": fake_github.app_id,
+            "github_private_key": SecretStr(github_app_key[0]),
+            "github_api_url": fake_github.url,
+        }
+    )

@@ -33,6 +33,8 @@ class WorkerRuntime:
     db: Database
     # Which handler takes which event; tests inject routers that fail or block on purpose.
     router: Router = field(default=routing.route)
+    # Runs a review by id (reviewops.github.pipeline.ReviewRunner); None when no GitHub App is configured.
+    review_runner: Callable[[int], object] | None = None
 
 
 def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, Any]]:
@@ -46,7 +48,9 @@ def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str
         # Worker threads are reused: each message starts with a clean log context.
         structlog.contextvars.clear_contextvars()
         try:
-            processing.process_delivery(runtime.db, runtime.settings, delivery_id, runtime.router)
+            processing.process_delivery(
+                runtime.db, runtime.settings, delivery_id, runtime.router, review_runner=runtime.review_runner
+            )
         finally:
             structlog.contextvars.clear_contextvars()
 

@@ -8,11 +8,15 @@ import threading
 from types import FrameType
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from reviewops.db.session import Database
 from reviewops.dlq.middleware import DeadLetters
 from reviewops.dlq.store import apply_retention, publish_pending_count
+from reviewops.github.client import GitHubApp
+from reviewops.github.deps import ReviewDeps, default_deps
+from reviewops.github.pipeline import ReviewRunner
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
 from reviewops.queue.maintenance import Maintenance
@@ -47,6 +51,17 @@ def install_worker_middleware(broker: dramatiq.Broker, settings: Settings, db: D
     )
 
 
+def build_review_runner(
+    settings: Settings, db: Database, deps: ReviewDeps | None = None
+) -> ReviewRunner | None:
+    """The review pipeline, when a GitHub App is configured (else reviews are recorded as skipped)."""
+    if not settings.github_app_configured:
+        return None
+    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app = GitHubApp.from_settings(settings, redis_client=client)
+    return ReviewRunner(db, settings, app, deps or default_deps, redis_client=client)
+
+
 def start_worker(
     broker: dramatiq.Broker,
     settings: Settings,
@@ -54,12 +69,18 @@ def start_worker(
     *,
     threads: int | None = None,
     router: Router | None = None,
+    review_deps: ReviewDeps | None = None,
 ) -> dramatiq.Worker:
-    """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
+    """Register the actors on `broker` and start consuming; the caller stops the returned worker.
+
+    `router` and `review_deps` swap the event routing and the review engine (tests inject failing,
+    blocking or deterministic ones)."""
     setup_tracing("reviewops-worker")
     configure_fairness(broker, settings)
     install_worker_middleware(broker, settings, db)
-    runtime = WorkerRuntime(settings=settings, db=db)
+    runtime = WorkerRuntime(
+        settings=settings, db=db, review_runner=build_review_runner(settings, db, review_deps)
+    )
     if router is not None:
         runtime.router = router
     register_actors(broker, runtime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
@@ -26,20 +26,25 @@ FINISHED = frozenset({DeliveryStatus.PROCESSED.value, DeliveryStatus.IGNORED.val
 
 @dataclass
 class Context:
-    """What a route handler may use: the open session (its writes commit with the outcome) and settings."""
+    """What a route handler may use: the open session (its writes commit with the outcome) and settings.
+
+    Work that must see the handler's rows committed (running a review) goes in `after_commit`: it runs in
+    the same message after the commit, and the delivery is marked done only when it has succeeded.
+    """
 
     session: Session
     settings: Settings
     delivery: WebhookDelivery
     reason: str | None = None  # stored as the delivery's status_reason: why it was ignored or what it did
     command: str | None = None  # a recognised /review or /reviewops command
+    review_runner: Callable[[int], object] | None = None
+    after_commit: list[Callable[[], object]] = field(default_factory=list)
 
     def ignore(self, reason: str) -> str:
         self.reason = reason
         return DeliveryStatus.IGNORED.value
 
 
-# A handler returns the final delivery status (processed or ignored).
 Handler = Callable[[Context], str]
 
 
@@ -52,12 +57,19 @@ def _pr_number(payload: dict[str, object]) -> int | None:
 
 
 def process_delivery(
-    db: Database, settings: Settings, delivery_id: int, router: Callable[[str, str | None], Handler | None]
+    db: Database,
+    settings: Settings,
+    delivery_id: int,
+    router: Callable[[str, str | None], Handler | None],
+    *,
+    review_runner: Callable[[int], object] | None = None,
 ) -> str:
     """Process a delivery exactly once; a second call for a finished delivery does nothing.
 
     The handler's writes and the final status commit in one transaction, so a crash in between
-    leaves the delivery retryable and creates nothing twice.
+    leaves the delivery retryable and creates nothing twice. With follow-up work (`after_commit`), the
+    handler's writes commit first, the work runs, and only then is the delivery marked done; a failure
+    leaves it `failed` for the retry, and handlers find their earlier rows again.
     """
     started = time.perf_counter()
     with tracer().start_as_current_span("db.claim_delivery"), db.session() as session:
@@ -85,12 +97,19 @@ def process_delivery(
                 select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
             ).scalar_one()
             handler = router(event, action)
-            ctx = Context(session, settings, delivery)
+            ctx = Context(session, settings, delivery, review_runner=review_runner)
             outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
-            delivery.status = outcome
+            follow_ups = list(ctx.after_commit)
             delivery.status_reason = ctx.reason
-            delivery.error = None
-            delivery.processed_at = utcnow()
+            if not follow_ups:
+                _mark_done(delivery, outcome)
+        if follow_ups:
+            for work in follow_ups:
+                work()
+            with db.session() as session:
+                done = session.get(WebhookDelivery, delivery_id)
+                if done is not None:
+                    _mark_done(done, outcome)
     except Exception as exc:
         with db.session() as session:
             failed = session.get(WebhookDelivery, delivery_id)
@@ -105,3 +124,9 @@ def process_delivery(
         )
     metrics.DELIVERIES_PROCESSED.labels(metrics.event_label(event), outcome).inc()
     return outcome
+
+
+def _mark_done(delivery: WebhookDelivery, outcome: str) -> None:
+    delivery.status = outcome
+    delivery.error = None
+    delivery.processed_at = utcnow()

@@ -114,3 +114,29 @@ QUEUE_GAUGE_NAMES = (
     "reviewops_queue_oldest_message_age_seconds",
     "reviewops_dead_letters",
 )
+# --- GitHub App client and review pipeline ---
+# GitHub's rate-limit resources (x-ratelimit-resource); anything else is "other".
+GITHUB_RATELIMIT_RESOURCES = frozenset(
+    {"core", "search", "graphql", "integration_manifest", "code_scanning_upload", "code_search"}
+)
+GITHUB_REQUESTS = Counter(
+    "reviewops_github_requests_total",
+    "GitHub API requests, by OpenAPI path template and HTTP status (or 'error' for network failures).",
+    ["endpoint", "status"],
+)
+GITHUB_RATELIMIT_REMAINING = Gauge(
+    "reviewops_github_ratelimit_remaining",
+    "Lowest x-ratelimit-remaining last seen across installations, per GitHub rate-limit resource.",
+    ["bucket"],
+)
+REVIEW_DURATION_SECONDS = Histogram(
+    "reviewops_review_duration_seconds",
+    "Time from the start of a review to its results being posted, by outcome.",
+    ["outcome"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200),
+)
+REVIEW_COMMENTS_POSTED = Counter(
+    "reviewops_review_comments_posted_total",
+    "Findings posted to GitHub, by where (inline comment or check-run annotation).",
+    ["kind"],
+)

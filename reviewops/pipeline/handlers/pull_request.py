@@ -23,6 +23,17 @@ from reviewops.tenancy.usage import add_usage
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
 OPEN_REVIEW_STATES = (ReviewStatus.PENDING.value, ReviewStatus.DELAYED.value)
+RUNNABLE = frozenset({ReviewStatus.PENDING.value, ReviewStatus.RUNNING.value})
+
+
+def schedule_run(ctx: Context, review: Review) -> None:
+    """Run the review right after this transaction commits, in the same message (see Context)."""
+    runner = ctx.review_runner
+    if runner is None or review.status not in RUNNABLE:
+        return
+    ctx.session.flush()
+    review_id = review.id
+    ctx.after_commit.append(lambda: runner(review_id))
 
 
 def close_open_reviews(
@@ -57,8 +68,10 @@ def existing_review(ctx: Context) -> Review | None:
 
 
 def resume_delayed(ctx: Context, review: Review) -> str:
-    """A delivery seen before: a delayed review runs once its slot has come, else waits the rest."""
+    """A delivery seen before (a retry, or a delayed message back): run its review again if it did not
+    finish (the runner skips finished reviews and never posts twice); a delayed one waits for its slot."""
     if review.status != ReviewStatus.DELAYED.value:
+        schedule_run(ctx, review)
         return DeliveryStatus.PROCESSED.value
     left = (review.not_before - utcnow()).total_seconds() if review.not_before else 0.0
     if left > 0 and defer_current_message(left):
@@ -66,6 +79,7 @@ def resume_delayed(ctx: Context, review: Review) -> str:
     review.status = ReviewStatus.PENDING.value
     review.status_reason = None
     publish_after_commit(ctx.session, redis_for(ctx.settings), review)
+    schedule_run(ctx, review)
     return DeliveryStatus.PROCESSED.value
 
 
@@ -85,6 +99,8 @@ def apply_review_rate(ctx: Context, tenant: Tenant, review: Review) -> str:
                 outcome = DeliveryStatus.QUEUED.value
     ctx.session.flush()
     publish_after_commit(ctx.session, client, review)
+    if outcome == DeliveryStatus.PROCESSED.value:
+        schedule_run(ctx, review)
     return outcome
 
 
@@ -108,7 +124,7 @@ def new_review(
         review.status_reason = "GitHub App not configured"
     ctx.session.add(review)
     if tenant is None:
-        ctx.session.flush()
+        schedule_run(ctx, review)
         return DeliveryStatus.PROCESSED.value
     return apply_review_rate(ctx, tenant, review)
 

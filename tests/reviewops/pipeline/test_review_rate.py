@@ -23,6 +23,15 @@ from tests.support.waiting import wait_until
 from tests.support.webhooks import load_payload, signed_request
 
 
+@pytest.fixture(autouse=True)
+def _no_github_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the review-rate gate: reviews are recorded and delayed, not posted to GitHub
+    (posting is covered by tests/worker/test_review_pipeline.py against the fake GitHub)."""
+    import worker.main
+
+    monkeypatch.setattr(worker.main, "build_review_runner", lambda *_a, **_k: None)
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """A configured GitHub App, so reviews are recorded `pending` (rate-limited) instead of `skipped`."""
