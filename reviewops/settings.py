@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         default=2, gt=0, description="First retry delay (doubles each time)."
     )
     retry_max_backoff_seconds: float = Field(default=600, gt=0, description="Longest retry delay.")
+    # --- operator ---
+    operator_metrics_port: int = Field(
+        default=9192,
+        ge=1,
+        le=65535,
+        description="Port of the ReviewPolicy operator's /metrics and /healthz (liveness) endpoint.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

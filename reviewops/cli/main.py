@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from reviewops import __version__
-from reviewops.cli import run, webhooks
+from reviewops.cli import operator, run, webhooks
 
 app = typer.Typer(
     name="reviewops",
@@ -19,6 +19,7 @@ app.command("api")(run.api)
 app.command("worker")(run.worker)
 app.command("migrate")(run.migrate)
 app.command("send-test-webhook")(webhooks.send_test_webhook)
+app.command("operator")(operator.operator)
 
 
 @app.command("version")

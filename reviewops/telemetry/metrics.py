@@ -49,3 +49,23 @@ DELIVERY_PROCESSING_SECONDS = Histogram(
     ["event"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+
+# --- operator (ReviewPolicy) ---
+OPERATOR_RECONCILES = Counter(
+    "reviewops_operator_reconcile_total",
+    "ReviewPolicy reconcile passes that did work, by result (success, error).",
+    ["result"],
+)
+OPERATOR_DESIRED_REPLICAS = Gauge(
+    "reviewops_operator_desired_replicas",
+    "Worker replicas the operator wants for a policy (namespace/name; policies are few).",
+    ["policy"],
+)
+OPERATOR_SCALE_EVENTS = Counter(
+    "reviewops_operator_scale_events_total",
+    "Worker Deployment scale changes made by the operator, by direction (up, down).",
+    ["direction"],
+)
+OPERATOR_REPLAY_JOBS = Counter(
+    "reviewops_operator_replay_jobs_total", "On-demand DLQ replay Jobs created by the operator."
+)
