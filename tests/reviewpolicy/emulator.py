@@ -23,6 +23,7 @@ import kmock
 from kmock._internal import enums, rendering
 
 RP = "reviewops.dev/v1alpha1/reviewpolicies"
+TEST_AGENT = "reviewops-tests"  # requests made by the tests (kubectl's part), not by the operator
 _versions = itertools.count(1000)
 
 
@@ -40,6 +41,8 @@ class Emulator(kmock.KubernetesEmulator):
         data = request.data
         if request.action == enums.action.CREATE and isinstance(data, dict):
             meta = data.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
             meta.setdefault("uid", str(uuid.uuid4()))
             meta.setdefault(
                 "creationTimestamp", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -106,7 +109,7 @@ class EmulatorThread:
     @property
     def requests(self) -> list[rendering.Request]:
         assert self.emulator is not None
-        return list(self.emulator.requests)
+        return list(self.emulator)  # a kmock handler iterates over the requests it served
 
     def errors(self) -> list[Exception]:
         assert self.emulator is not None
@@ -117,7 +120,7 @@ class Api:
     """A tiny test-side client for the emulator (what `kubectl` would do)."""
 
     def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=10)
+        self.http = httpx.Client(base_url=url, timeout=10, headers={"User-Agent": TEST_AGENT})
 
     @staticmethod
     def path(kind: str, namespace: str, name: str | None = None) -> str:

@@ -113,3 +113,13 @@ def test_scaling_follows_the_real_backlog(operator: Any, api: Api, redis_url: st
     wait_until(lambda: replicas(api, ns) == 1, what="scale down after the window")
     api.delete("rp", ns, "workers")
     wait_until(lambda: api.get("rp", ns, "workers") is None, what="policy deleted")
+
+
+def test_zz_dump(cluster: EmulatorThread) -> None:
+    seen = set()
+    for r in cluster.requests:
+        res = r.resource
+        seen.add((r.method.value, res.group if res else None, res.plural if res else None, r.subresource, bool(r.name), dict(r.params).get("watch"), str(r.url.path) if not res or not res.plural else ""))
+    for s in sorted(seen, key=str):
+        open("/tmp/rp-requests.txt", "a").write(repr(s) + "\n")
+    open("/tmp/rp-requests.txt", "a").write(repr(cluster.errors()) + "\n")
