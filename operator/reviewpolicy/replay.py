@@ -22,7 +22,7 @@ HANDLED_REQUESTS_KEPT = 20
 API_VERSION = "reviewops.dev/v1alpha1"
 KIND = "ReviewPolicy"
 NON_ROOT_UID = 10001  # the image's `reviewops` user (see Dockerfile)
-_DURATION = re.compile(r"^([0-9]+)(s|m|h|d)$")
+_DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
 
 
 def result_key(job_name: str) -> str:
@@ -44,7 +44,7 @@ class ReplaySpec:
         raw = ((spec.get("deadLetters") or {}).get("replay")) or {}
         older_than = str(raw.get("olderThan", "10m"))
         if not _DURATION.match(older_than):
-            raise ValueError(f"spec.deadLetters.replay.olderThan: {older_than!r} is not like 10m, 2h, 30s, 1d")
+            raise ValueError(f"spec.deadLetters.replay.olderThan: {older_than!r} is not like 30s, 10m, 2h, 1d, 1w")
         return cls(
             error_types=tuple(str(e) for e in raw.get("errorTypes", ["transient"])),
             older_than=older_than,
