@@ -7,6 +7,7 @@ the per-policy poll interval is honoured without one kopf handler per interval.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -93,10 +94,8 @@ def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
 def deleted(body: kopf.Body, **_: Any) -> None:
     """Drop the policy's gauge; its Jobs and CronJob go with it (ownerReferences, garbage collection)."""
     policy = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
-    try:
+    with contextlib.suppress(KeyError):
         metrics.OPERATOR_DESIRED_REPLICAS.remove(policy)
-    except KeyError:
-        pass
 
 
 def _plain(value: Any) -> Any:

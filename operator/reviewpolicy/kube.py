@@ -92,7 +92,9 @@ class Kube:
 
     # --- Deployments (the worker) ---
     def get_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", ok_missing=True)
+        return self.request(
+            "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", ok_missing=True
+        )
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         self.request(

@@ -55,6 +55,8 @@ def snapshot_from_spec(spec: dict[str, Any], *, generation: int, policy: str) ->
         default=default,
         tenants=tenants,
         review=ReviewSettings(
-            analyzers=analyzers, severity_threshold=threshold, skip_drafts=bool(review.get("skipDrafts", True))
+            analyzers=analyzers,
+            severity_threshold=threshold,
+            skip_drafts=bool(review.get("skipDrafts", True)),
         ),
     )

@@ -21,7 +21,11 @@ class PolicyRule(TypedDict):
 
 
 CLUSTER_RBAC_RULES: list[PolicyRule] = [
-    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
+    {
+        "apiGroups": ["apiextensions.k8s.io"],
+        "resources": ["customresourcedefinitions"],
+        "verbs": ["list", "watch"],
+    },
 ]
 
 NAMESPACED_RBAC_RULES: list[PolicyRule] = [

@@ -84,7 +84,11 @@ def apply_limits(body: dict[str, Any], client: redis.Redis, current: dict[str, A
     try:
         snapshot = snapshot_from_spec(body.get("spec") or {}, generation=generation, policy=policy)
     except SpecError as exc:
-        return [status.condition(status.RATE_LIMITS_APPLIED, False, "InvalidSpec", str(exc), generation=generation)]
+        return [
+            status.condition(
+                status.RATE_LIMITS_APPLIED, False, "InvalidSpec", str(exc), generation=generation
+            )
+        ]
     try:
         write_policy(client, snapshot)
     except redis.RedisError as exc:
@@ -147,9 +151,7 @@ def scale(
         except KubeError as exc:
             out.errors.append(str(exc))
             conditions.append(
-                status.condition(
-                    status.SCALING_ACTIVE, False, "ScaleFailed", str(exc), generation=generation
-                )
+                status.condition(status.SCALING_ACTIVE, False, "ScaleFailed", str(exc), generation=generation)
             )
             return decision
         out.scaled = decision.direction
@@ -166,7 +168,9 @@ def scale(
         )
     else:
         conditions.append(
-            status.condition(status.SCALING_ACTIVE, True, "BacklogRead", decision.reason, generation=generation)
+            status.condition(
+                status.SCALING_ACTIVE, True, "BacklogRead", decision.reason, generation=generation
+            )
         )
     return decision
 
@@ -210,7 +214,11 @@ def handle_replay(
             name = replay.cronjob_name(meta["name"])
             if desired is not None:
                 action = kube.apply_cronjob(desired)
-                replay_status["cronJob"] = {"name": name, "schedule": replay_spec.schedule, "fingerprint": fingerprint}
+                replay_status["cronJob"] = {
+                    "name": name,
+                    "schedule": replay_spec.schedule,
+                    "fingerprint": fingerprint,
+                }
                 if action != "unchanged":
                     out.events.append(Event("Normal", "ReplayScheduled", f"cronjob {name} {action}"))
             else:
@@ -222,11 +230,12 @@ def handle_replay(
     if not poll:
         return
     jobs = kube.list_jobs(meta["namespace"], {replay.POLICY_LABEL: meta["name"]})
-    owned = [j for j in jobs if any(o.get("uid") == meta.get("uid") for o in j["metadata"].get("ownerReferences") or [])
-             or j["metadata"].get("labels", {}).get(replay.TRIGGER_LABEL) == "schedule"]  # fmt: skip
+    owned = jobs  # on-demand Jobs and the CronJob's Jobs all carry the policy label
     if not owned:
         conditions.append(
-            status.condition(status.REPLAY_IN_PROGRESS, False, "NoReplay", "no replay job exists", generation=generation)
+            status.condition(
+                status.REPLAY_IN_PROGRESS, False, "NoReplay", "no replay job exists", generation=generation
+            )
         )
         return
     newest = max(owned, key=lambda j: (j["metadata"].get("creationTimestamp") or "", j["metadata"]["name"]))
@@ -245,9 +254,7 @@ def handle_replay(
     )  # fmt: skip
 
 
-def reconcile(
-    body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: float, poll: bool
-) -> Outcome:
+def reconcile(body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: float, poll: bool) -> Outcome:
     """One pass. `poll` says whether this policy's pollSeconds have passed (scaling and replay results)."""
     meta = body["metadata"]
     generation = int(meta.get("generation") or 1)
@@ -296,6 +303,8 @@ def _dedupe(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     chosen: dict[str, dict[str, Any]] = {}
     for cond in updates:
         old = chosen.get(cond["type"])
-        if old is None or (old["status"] == "True" and cond["status"] != "True" and cond["type"] != status.REPLAY_IN_PROGRESS):
+        if old is None or (
+            old["status"] == "True" and cond["status"] != "True" and cond["type"] != status.REPLAY_IN_PROGRESS
+        ):
             chosen[cond["type"]] = cond
     return list(chosen.values())

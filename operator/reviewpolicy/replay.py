@@ -44,7 +44,9 @@ class ReplaySpec:
         raw = ((spec.get("deadLetters") or {}).get("replay")) or {}
         older_than = str(raw.get("olderThan", "10m"))
         if not _DURATION.match(older_than):
-            raise ValueError(f"spec.deadLetters.replay.olderThan: {older_than!r} is not like 30s, 10m, 2h, 1d, 1w")
+            raise ValueError(
+                f"spec.deadLetters.replay.olderThan: {older_than!r} is not like 30s, 10m, 2h, 1d, 1w"
+            )
         return cls(
             error_types=tuple(str(e) for e in raw.get("errorTypes", ["transient"])),
             older_than=older_than,
@@ -124,7 +126,8 @@ def pod_template(
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "resources": worker.get("resources") or {
+        "resources": worker.get("resources")
+        or {
             "requests": {"cpu": "50m", "memory": "128Mi"},
             "limits": {"memory": "256Mi"},
         },
@@ -181,7 +184,9 @@ def replay_job(
     }
 
 
-def replay_cronjob(body: dict[str, Any], replay: ReplaySpec, worker_deployment: dict[str, Any]) -> dict[str, Any]:
+def replay_cronjob(
+    body: dict[str, Any], replay: ReplaySpec, worker_deployment: dict[str, Any]
+) -> dict[str, Any]:
     """The scheduled replay; each Job learns its own name (for the result key) from its pod's labels."""
     if not replay.schedule:
         raise ValueError("spec.deadLetters.replay.schedule is not set")

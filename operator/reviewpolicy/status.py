@@ -1,4 +1,4 @@
-"""Status conditions the Kubernetes way: type, status, reason, message, lastTransitionTime, observedGeneration.
+"""Kubernetes-style status conditions: type, status, reason, message, lastTransitionTime.
 
 `lastTransitionTime` changes only when `status` flips, so `kubectl wait --for=condition=Ready` and alerting
 on "condition false for N minutes" behave as users expect.
@@ -24,7 +24,12 @@ def rfc3339(moment: datetime.datetime | None = None) -> str:
 
 
 def condition(
-    type_: str, status: ConditionStatus | bool, reason: str, message: str = "", *, generation: int | None = None
+    type_: str,
+    status: ConditionStatus | bool,
+    reason: str,
+    message: str = "",
+    *,
+    generation: int | None = None,
 ) -> dict[str, Any]:
     """A condition without its transition time (set by `merge_conditions`)."""
     if isinstance(status, bool):

@@ -29,7 +29,6 @@ def operator(
             typer.echo(f"error: --namespace: {ns!r} is not a namespace name", err=True)
             raise typer.Exit(2)
     import kopf
-
     import reviewpolicy  # noqa: F401  (registers the handlers with kopf's default registry)
 
     kopf.configure(debug=settings.log_level == "DEBUG", verbose=settings.log_level == "DEBUG")

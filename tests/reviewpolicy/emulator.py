@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import jsonpatch
 import kmock
-
 from kmock._internal import enums, rendering
 
 RP = "reviewops.dev/v1alpha1/reviewpolicies"
@@ -81,7 +80,8 @@ class EmulatorThread:
             emulator.resources.load_bundled()
             emulator.resources[RP] = kmock.ResourceInfo(
                 kind="ReviewPolicy", singular="reviewpolicy", namespaced=True, shortnames={"rp"},
-                verbs={"get", "list", "watch", "create", "update", "patch", "delete"}, subresources={"status"},
+                verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+                subresources={"status"},
             )  # fmt: skip
             self.emulator = emulator
             self.url = str(server.url).rstrip("/")
@@ -103,7 +103,7 @@ class EmulatorThread:
             "apiVersion: v1\nkind: Config\ncurrent-context: kmock\n"
             f"clusters:\n- name: kmock\n  cluster:\n    server: {self.url}\n"
             "users:\n- name: kmock\n  user:\n    token: test-token\n"
-            "contexts:\n- name: kmock\n  context:\n    cluster: kmock\n    user: kmock\n    namespace: default\n"
+            "contexts:\n- name: kmock\n  context:\n    cluster: kmock\n    user: kmock\n"
         )
 
     @property
@@ -155,7 +155,9 @@ class Api:
 
     def patch(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.http.patch(
-            self.path(kind, namespace, name), json=body, headers={"Content-Type": "application/merge-patch+json"}
+            self.path(kind, namespace, name),
+            json=body,
+            headers={"Content-Type": "application/merge-patch+json"},
         )
         response.raise_for_status()
         return dict(response.json())

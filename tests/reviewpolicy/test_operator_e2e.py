@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from reviewpolicy import rbac
+from reviewpolicy.replay import REPLAY_ANNOTATION
 
 from reviewops.policy.store import TenantLimits, read_generation, read_limits, read_review_settings
 from reviewops.queue.broker import build_broker, enqueue_delivery
-from reviewpolicy import rbac
-from reviewpolicy.replay import REPLAY_ANNOTATION
 from tests.reviewpolicy.emulator import TEST_AGENT, Api, EmulatorThread
 from tests.support.waiting import wait_until
 
@@ -62,10 +62,19 @@ def policy(name: str, **workers: Any) -> dict[str, Any]:
                 **workers,
             },
             "rateLimits": {
-                "default": {"requestsPerMinute": 600, "burst": 100, "reviewsPerHour": 200, "llmTokensPerDay": 2000000},
+                "default": {
+                    "requestsPerMinute": 600,
+                    "burst": 100,
+                    "reviewsPerHour": 200,
+                    "llmTokensPerDay": 2000000,
+                },
                 "tenants": [{"installationId": 1234, "requestsPerMinute": 6000, "reviewsPerHour": 2000}],
             },
-            "review": {"analyzers": {"secrets": True, "llm": False}, "severityThreshold": "error", "skipDrafts": False},
+            "review": {
+                "analyzers": {"secrets": True, "llm": False},
+                "severityThreshold": "error",
+                "skipDrafts": False,
+            },
         },
     }
 
@@ -104,11 +113,15 @@ def test_scaling_follows_the_real_backlog(operator: Any, api: Api, redis_url: st
     assert st["backlog"] == 8 and st["desiredReplicas"] == 4
     assert "backlog 8" in st["lastScaleReason"]
     wait_until(
-        lambda: any(e.get("reason") == "ScaledUp" and "backlog 8" in e["message"] for e in api.list("events", ns)),
+        lambda: any(
+            e.get("reason") == "ScaledUp" and "backlog 8" in e["message"] for e in api.list("events", ns)
+        ),
         what="a ScaledUp event with the backlog numbers",
     )
 
-    rdb.delete("dramatiq:reviews.msgs", "dramatiq:reviews", "dramatiq:reviews.replay.msgs", "dramatiq:reviews.replay")
+    rdb.delete(
+        "dramatiq:reviews.msgs", "dramatiq:reviews", "dramatiq:reviews.replay.msgs", "dramatiq:reviews.replay"
+    )
     held = wait_until(
         lambda: (s := status(api, ns, "workers")).get("scaling", {}).get("downscaleTo") == 1 and s,
         what="a pending scale-down",
@@ -119,7 +132,6 @@ def test_scaling_follows_the_real_backlog(operator: Any, api: Api, redis_url: st
     wait_until(lambda: api.get("rp", ns, "workers") is None, what="policy deleted")
 
 
-
 FALLBACK = TenantLimits(1, 1, 1, 1)
 
 
@@ -127,7 +139,9 @@ def test_limits_and_review_settings_follow_the_spec(operator: Any, api: Api, rdb
     ns = "limits"
     api.create("deployments", ns, worker_deployment())
     api.create("rp", ns, policy("tenants"))
-    st = wait_until(lambda: (s := status(api, ns, "tenants")).get("rateLimitsGeneration") == 1 and s, what="gen 1")
+    st = wait_until(
+        lambda: (s := status(api, ns, "tenants")).get("rateLimitsGeneration") == 1 and s, what="gen 1"
+    )
     applied = cond(st, "RateLimitsApplied")
     assert applied["status"] == "True" and applied["reason"] == "Applied" and applied["lastTransitionTime"]
     assert read_generation(rdb) == 1
@@ -137,9 +151,14 @@ def test_limits_and_review_settings_follow_the_spec(operator: Any, api: Api, rdb
     assert review.analyzers == {"secrets": True, "llm": False}
 
     spec = policy("tenants")["spec"]
-    spec["rateLimits"] = {"default": {"requestsPerMinute": 60, "burst": 5}, "tenants": [{"installationId": 42, "burst": 50}]}
+    spec["rateLimits"] = {
+        "default": {"requestsPerMinute": 60, "burst": 5},
+        "tenants": [{"installationId": 42, "burst": 50}],
+    }
     api.patch("rp", ns, "tenants", {"spec": spec})
-    wait_until(lambda: status(api, ns, "tenants").get("rateLimitsGeneration") == 2, what="generation 2 applied")
+    wait_until(
+        lambda: status(api, ns, "tenants").get("rateLimitsGeneration") == 2, what="generation 2 applied"
+    )
     assert read_generation(rdb) == 2
     assert read_limits(rdb, 42, FALLBACK) == TenantLimits(60, 50, 200, 2_000_000)
     assert read_limits(rdb, 1234, FALLBACK) == TenantLimits(60, 5, 200, 2_000_000)  # its override is gone
@@ -156,7 +175,9 @@ def test_missing_worker_deployment_is_a_condition(operator: Any, api: Api) -> No
     ns = "nodeploy"
     api.create("rp", ns, policy("lonely"))
     st = wait_until(lambda: (s := status(api, ns, "lonely")).get("conditions") and s, what="conditions")
-    st = wait_until(lambda: cond(s := status(api, ns, "lonely"), "ScalingActive").get("reason") and s, what="x")
+    st = wait_until(
+        lambda: cond(s := status(api, ns, "lonely"), "ScalingActive").get("reason") and s, what="x"
+    )
     assert cond(st, "ScalingActive")["reason"] == "DeploymentNotFound"
     assert cond(st, "Ready")["status"] == "False" and "reviewops-worker" in cond(st, "Ready")["message"]
     api.delete("rp", ns, "lonely")
@@ -168,7 +189,12 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     api.create("deployments", ns, worker_deployment())
     body = policy("dlq")
     body["spec"]["deadLetters"] = {
-        "replay": {"errorTypes": ["transient", "permanent"], "olderThan": "10m", "maxMessages": 500, "ratePerSecond": 50}
+        "replay": {
+            "errorTypes": ["transient", "permanent"],
+            "olderThan": "10m",
+            "maxMessages": 500,
+            "ratePerSecond": 50,
+        }
     }
     created = api.create("rp", ns, body)
     wait_until(lambda: cond(status(api, ns, "dlq"), "Ready").get("status") == "True", what="Ready")
@@ -198,9 +224,14 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     assert st["replay"]["handledRequests"] == ["2026-01-01T00:00:00Z"]
 
     # The command's result lands in Redis: the operator reports it.
-    rdb.set(f"reviewops:replay-results:{name}", '{"replayed": 7, "skipped": 2, "failed": 1, '
-            '"started_at": "2026-01-01T00:00:01Z", "finished_at": "2026-01-01T00:00:09Z"}')
-    st = wait_until(lambda: (s := status(api, ns, "dlq"))["lastReplay"].get("replayed") == 7 and s, what="result")
+    rdb.set(
+        f"reviewops:replay-results:{name}",
+        '{"replayed": 7, "skipped": 2, "failed": 1, '
+        '"started_at": "2026-01-01T00:00:01Z", "finished_at": "2026-01-01T00:00:09Z"}',
+    )
+    st = wait_until(
+        lambda: (s := status(api, ns, "dlq"))["lastReplay"].get("replayed") == 7 and s, what="result"
+    )
     assert st["lastReplay"] | {"skipped": 2, "failed": 1, "state": "Succeeded"} == st["lastReplay"]
     assert st["lastReplay"]["finishTime"] == "2026-01-01T00:00:09Z"
     assert cond(st, "ReplayInProgress")["status"] == "False"
@@ -217,7 +248,7 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     assert command[-2:] == ["--result-key", "$(REVIEWOPS_REPLAY_JOB_NAME)"]
     assert cronjobs[0]["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
     for reason in ("ReplayStarted", "ReplayScheduled"):  # kopf posts Events in the background
-        wait_until(lambda: any(e.get("reason") == reason for e in api.list("events", ns)), what=reason)
+        wait_until(lambda r=reason: any(e.get("reason") == r for e in api.list("events", ns)), what=reason)
 
     body["spec"]["deadLetters"]["replay"]["schedule"] = "@hourly"
     api.patch("rp", ns, "dlq", {"spec": body["spec"]})
