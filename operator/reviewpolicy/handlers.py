@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import kopf
-import redis
 
 from reviewops.settings import ConfigurationError, load_settings
 from reviewops.telemetry import metrics
@@ -42,7 +41,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.level = logging.WARNING  # no "Timer succeeded" Event every second; ours are explicit
     if app_settings.log_level != "DEBUG":
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    memo.redis = redis.Redis.from_url(app_settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    memo.redis = rec.connect_redis(app_settings.redis_url)
     memo.kube = Kube.from_environment()
     memo.http = await start_http(app_settings.host, app_settings.operator_metrics_port)
 

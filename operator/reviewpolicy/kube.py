@@ -46,7 +46,7 @@ class Kube:
         from kubernetes.client import Configuration
 
         cfg = Configuration()
-        kube_config.load_kube_config(client_configuration=cfg)
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)
         verify: ssl.SSLContext | bool = bool(cfg.verify_ssl)
         if cfg.verify_ssl and cfg.ssl_ca_cert:
             verify = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
