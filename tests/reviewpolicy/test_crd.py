@@ -47,7 +47,13 @@ def k8s_errors(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
         match = _SIMPLE_RULE.match(rule["rule"])
         assert match, f"unsupported rule in the test evaluator: {rule['rule']}"
         left, op, right = value[match[1]], match[2], value[match[3]]
-        ok = {">=": left >= right, "<=": left <= right, ">": left > right, "<": left < right, "==": left == right}
+        ok = {
+            ">=": left >= right,
+            "<=": left <= right,
+            ">": left > right,
+            "<": left < right,
+            "==": left == right,
+        }
         if not ok[op]:
             errors.append(f"{path}: {rule['message']}")
     if isinstance(value, dict):
@@ -100,7 +106,9 @@ def test_schema_is_structural() -> None:
 
 
 def test_defaults_are_valid_themselves() -> None:
-    filled = with_defaults(SCHEMA, {"apiVersion": "reviewops.dev/v1alpha1", "kind": "ReviewPolicy", "spec": {}})
+    filled = with_defaults(
+        SCHEMA, {"apiVersion": "reviewops.dev/v1alpha1", "kind": "ReviewPolicy", "spec": {}}
+    )
     assert validate(filled) == []
     assert filled["spec"]["workers"]["queues"] == ["reviews", "reviews.replay"]
     assert filled["spec"]["workers"]["minReplicas"] == 1

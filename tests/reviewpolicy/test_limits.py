@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from reviewpolicy.limits import SpecError, snapshot_from_spec
 
 from reviewops.policy.store import ReviewSettings, TenantLimits
-from reviewpolicy.limits import SpecError, snapshot_from_spec
 
 
 def test_full_spec_maps_field_by_field() -> None:
     spec = {
         "rateLimits": {
-            "default": {"requestsPerMinute": 600, "burst": 100, "reviewsPerHour": 200, "llmTokensPerDay": 2000000},
+            "default": {
+                "requestsPerMinute": 600,
+                "burst": 100,
+                "reviewsPerHour": 200,
+                "llmTokensPerDay": 2000000,
+            },
             "tenants": [
                 {"installationId": 1234, "requestsPerMinute": 6000, "reviewsPerHour": 2000},
                 {"installationId": 7},

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import redis
-
 from reviewpolicy.kube import Kube
 from reviewpolicy.reconcile import DEAD_LETTERS_PENDING_KEY, connect_redis, reconcile
+
 from tests.reviewpolicy.emulator import Api, EmulatorThread
 from tests.reviewpolicy.test_operator_e2e import policy, worker_deployment
 from tests.support.servers import free_port
@@ -96,6 +96,8 @@ def test_a_pass_with_nothing_due_does_nothing(api: Api, kube: Kube, redis_client
     ns = "idle"
     api.create("deployments", ns, worker_deployment())
     body = body_in(api, ns, policy("p"))
-    body = apply_status(api, ns, "p", reconcile(body, client=redis_client, kube=kube, now=1.0, poll=True).status)
+    body = apply_status(
+        api, ns, "p", reconcile(body, client=redis_client, kube=kube, now=1.0, poll=True).status
+    )
     again = reconcile(body, client=redis_client, kube=kube, now=2.0, poll=False)
     assert again.status == {} and again.events == []

@@ -6,7 +6,6 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-
 from reviewpolicy import replay
 
 BODY = {"metadata": {"name": "default", "namespace": "reviewops", "uid": "u-1"}}
@@ -23,7 +22,10 @@ WORKER: dict[str, Any] = {
                         "image": "ghcr.io/reviewops/reviewops:2.0.0",
                         "imagePullPolicy": "IfNotPresent",
                         "env": [{"name": "REVIEWOPS_LOG_LEVEL", "value": "DEBUG"}],
-                        "envFrom": [{"secretRef": {"name": "reviewops"}}, {"configMapRef": {"name": "reviewops"}}],
+                        "envFrom": [
+                            {"secretRef": {"name": "reviewops"}},
+                            {"configMapRef": {"name": "reviewops"}},
+                        ],
                     }
                 ],
             }
@@ -116,7 +118,13 @@ def test_pending_requests_are_handled_once() -> None:
 
 def test_result_parsing() -> None:
     raw = '{"replayed": 3, "skipped": 1, "failed": 0, "started_at": "a", "finished_at": "b"}'
-    assert replay.parse_result(raw) == {"replayed": 3, "skipped": 1, "failed": 0, "startTime": "a", "finishTime": "b"}
+    assert replay.parse_result(raw) == {
+        "replayed": 3,
+        "skipped": 1,
+        "failed": 0,
+        "startTime": "a",
+        "finishTime": "b",
+    }
     assert replay.parse_result(None) is None and replay.parse_result(b"not json") is None
     assert replay.parse_result("[1]") is None
     assert replay.parse_result('{"replayed": "x"}') == {"replayed": 0, "skipped": 0, "failed": 0}

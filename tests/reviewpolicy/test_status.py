@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import pytest
-
 from reviewpolicy import status
 
 
 def test_transition_time_kept_while_status_is_unchanged() -> None:
     first = status.merge_conditions([], [status.condition("Ready", True, "Reconciled", "ok")], now="T1")
-    second = status.merge_conditions(first, [status.condition("Ready", True, "Reconciled", "still")], now="T2")
-    third = status.merge_conditions(second, [status.condition("Ready", False, "NotReconciled", "x")], now="T3")
+    second = status.merge_conditions(
+        first, [status.condition("Ready", True, "Reconciled", "still")], now="T2"
+    )
+    third = status.merge_conditions(
+        second, [status.condition("Ready", False, "NotReconciled", "x")], now="T3"
+    )
     assert first[0]["lastTransitionTime"] == "T1"
     assert second[0]["lastTransitionTime"] == "T1" and second[0]["message"] == "still"
     assert third[0] == {
-        "type": "Ready", "status": "False", "reason": "NotReconciled", "message": "x", "lastTransitionTime": "T3",
+        "type": "Ready", "status": "False", "reason": "NotReconciled", "message": "x",
+        "lastTransitionTime": "T3",
     }  # fmt: skip
 
 
 def test_conditions_are_ordered_and_untouched_types_kept() -> None:
     merged = status.merge_conditions(
         [status.condition("RateLimitsApplied", True, "Applied") | {"lastTransitionTime": "T0"}],
-        [status.condition("ScalingActive", True, "BacklogRead"), status.condition("Ready", True, "Reconciled")],
+        [
+            status.condition("ScalingActive", True, "BacklogRead"),
+            status.condition("Ready", True, "Reconciled"),
+        ],
         now="T1",
     )
     assert [c["type"] for c in merged] == ["Ready", "ScalingActive", "RateLimitsApplied"]
