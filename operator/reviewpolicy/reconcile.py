@@ -287,11 +287,19 @@ def reconcile(body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: flo
         deployment = kube.get_deployment(meta["namespace"], workers.get("deploymentName", "reviewops-worker"))
         if poll:
             scale(body, deployment, client, kube, now, out)
-        handle_replay(body, deployment, client, kube, out, poll=poll)
     except KubeError as exc:
         out.errors.append(str(exc))
         conditions.append(
             status.condition(status.SCALING_ACTIVE, False, "KubernetesError", str(exc), generation=generation)
+        )
+    try:
+        handle_replay(body, deployment, client, kube, out, poll=poll)
+    except KubeError as exc:  # the request stays pending (not remembered): the next pass retries it
+        out.errors.append(str(exc))
+        conditions.append(
+            status.condition(
+                status.REPLAY_IN_PROGRESS, "Unknown", "KubernetesError", str(exc), generation=generation
+            )
         )
     return _finish(out, prior, generation, changed_only=False)
 
