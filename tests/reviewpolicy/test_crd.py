@@ -63,6 +63,27 @@ def k8s_errors(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
     return errors
 
 
+def undeclared(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
+    """Fields the API server would silently prune (not declared in the structural schema)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    found = []
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key, sub in value.items():
+            if props is not None and key in props:
+                found += undeclared(props[key], sub, f"{path}.{key}")
+            elif isinstance(extra, dict):
+                found += undeclared(extra, sub, f"{path}.{key}")
+            elif props is not None or schema.get("type") == "object" and path.count(".") > 1:
+                found.append(f"{path}.{key}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found += undeclared(schema["items"], item, f"{path}[{index}]")
+    return found
+
+
 def validate(obj: dict[str, Any]) -> list[str]:
     obj = with_defaults(SCHEMA, obj)
     validator = jsonschema.Draft7Validator(SCHEMA)
@@ -163,3 +184,14 @@ def test_invalid_objects_are_rejected_with_the_field_named(spec: dict[str, Any],
 
 def test_missing_spec_is_rejected() -> None:
     assert any("'spec' is a required property" in e for e in validate(dict(BASE)))
+
+
+def test_undeclared_status_fields_are_found() -> None:
+    status_schema = SCHEMA["properties"]["status"]
+    assert undeclared(
+        status_schema, {"backlog": 1, "bogus": 2, "lastReplay": {"jobName": "j", "x": 1}}, "s"
+    ) == [
+        "s.bogus",
+        "s.lastReplay.x",
+    ]
+    assert undeclared(status_schema, {"kopf": {"anything": {"goes": 1}}, "backlogByQueue": {"q": 1}}) == []

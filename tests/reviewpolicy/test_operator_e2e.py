@@ -13,6 +13,7 @@ from reviewpolicy.replay import REPLAY_ANNOTATION
 from reviewops.policy.store import TenantLimits, read_generation, read_limits, read_review_settings
 from reviewops.queue.broker import build_broker, enqueue_delivery
 from tests.reviewpolicy.emulator import TEST_AGENT, Api, EmulatorThread
+from tests.reviewpolicy.test_crd import SCHEMA, undeclared, validate
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -90,6 +91,12 @@ def status(api: Api, ns: str, name: str) -> dict[str, Any]:
     return dict((obj or {}).get("status") or {})
 
 
+def schema_problems(obj: dict[str, Any] | None) -> list[str]:
+    """The object as a real API server would store it: valid, and nothing the schema would prune."""
+    assert obj is not None
+    return validate(obj) + undeclared(SCHEMA["properties"]["status"], obj.get("status") or {}, "status")
+
+
 def cond(st: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in st.get("conditions") or [] if c["type"] == type_), {})
 
@@ -97,6 +104,7 @@ def cond(st: dict[str, Any], type_: str) -> dict[str, Any]:
 def test_scaling_follows_the_real_backlog(operator: Any, api: Api, redis_url: str, rdb: redis.Redis) -> None:
     ns = "scale"
     rdb.delete("dramatiq:reviews.msgs", "dramatiq:reviews", "dramatiq:reviews.replay.msgs")
+    rdb.set("reviewops:dead-letters:pending", "3")  # maintained by the DLQ component
     api.create("deployments", ns, worker_deployment())
     api.create("rp", ns, policy("workers"))
     wait_until(lambda: cond(status(api, ns, "workers"), "Ready").get("status") == "True", what="Ready")
@@ -110,8 +118,18 @@ def test_scaling_follows_the_real_backlog(operator: Any, api: Api, redis_url: st
     assert rdb.hlen("dramatiq:reviews.msgs") == 7
     wait_until(lambda: replicas(api, ns) == 4, what="scale up to ceil(8/2)")
     st = wait_until(lambda: (s := status(api, ns, "workers")).get("lastScaleReason") and s, what="status")
-    assert st["backlog"] == 8 and st["desiredReplicas"] == 4
-    assert "backlog 8" in st["lastScaleReason"]
+    assert st["backlog"] == 8 and st["desiredReplicas"] == 4 and st["currentReplicas"] == 4
+    assert st["backlogByQueue"] == {"reviews": 7, "reviews.replay": 1} and st["deadLetters"] == 3
+    assert "backlog 8" in st["lastScaleReason"] and st["lastScaleTime"].endswith("Z")
+    assert st["observedGeneration"] == 1 and st["rateLimitsGeneration"] == 1
+    assert [c["type"] for c in st["conditions"]] == [
+        "Ready",
+        "ScalingActive",
+        "RateLimitsApplied",
+        "ReplayInProgress",
+    ]
+    assert cond(st, "ReplayInProgress")["reason"] == "NoReplay"
+    assert schema_problems(api.get("rp", ns, "workers")) == []
     wait_until(
         lambda: any(
             e.get("reason") == "ScaledUp" and "backlog 8" in e["message"] for e in api.list("events", ns)
@@ -236,6 +254,7 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     assert st["lastReplay"]["finishTime"] == "2026-01-01T00:00:09Z"
     assert cond(st, "ReplayInProgress")["status"] == "False"
     assert len(api.list("jobs", ns)) == 1  # the same timestamp never starts a second Job
+    assert schema_problems(api.get("rp", ns, "dlq")) == []
 
     api.patch("rp", ns, "dlq", {"metadata": {"annotations": {REPLAY_ANNOTATION: "2026-01-02T00:00:00Z"}}})
     wait_until(lambda: len(api.list("jobs", ns)) == 2, what="a second job for a new timestamp")
