@@ -76,7 +76,7 @@ def undeclared(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
                 found += undeclared(props[key], sub, f"{path}.{key}")
             elif isinstance(extra, dict):
                 found += undeclared(extra, sub, f"{path}.{key}")
-            elif props is not None or schema.get("type") == "object" and path.count(".") > 1:
+            else:
                 found.append(f"{path}.{key}")
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
