@@ -8,6 +8,7 @@ import httpx
 import pytest
 import redis
 from reviewpolicy import rbac
+from reviewpolicy.handlers import FINALIZER
 from reviewpolicy.replay import REPLAY_ANNOTATION
 
 from reviewops.policy.store import TenantLimits, read_generation, read_limits, read_review_settings
@@ -276,6 +277,8 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     api.patch("rp", ns, "dlq", {"spec": body["spec"]})
     wait_until(lambda: api.list("cronjobs", ns) == [], what="cronjob removed with the schedule")
 
+    live = api.get("rp", ns, "dlq")
+    assert live is not None and FINALIZER in live["metadata"]["finalizers"]
     api.delete("rp", ns, "dlq")
     wait_until(lambda: api.get("rp", ns, "dlq") is None, what="the operator releases its finalizer")
     assert api.collect_garbage(ns) == 2  # both Jobs pointed at the deleted policy
