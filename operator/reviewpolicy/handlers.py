@@ -69,6 +69,9 @@ def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     except httpx.HTTPError as exc:  # the API server is unreachable: retry on the next tick
         metrics.OPERATOR_RECONCILES.labels(result="error").inc()
         raise kopf.TemporaryError(f"Kubernetes API: {exc}", delay=TICK_SECONDS) from exc
+    except Exception:
+        metrics.OPERATOR_RECONCILES.labels(result="error").inc()
+        raise
     if poll:
         memo.last_poll = now
     for key, value in outcome.status.items():

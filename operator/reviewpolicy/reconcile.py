@@ -209,9 +209,10 @@ def handle_replay(
         created = kube.create_job(job)
         replay_status["handledRequests"] = replay.remember(handled, requested_at)
         out.replay_job_created = created
-        out.events.append(
-            Event("Normal", "ReplayStarted", f"job {job['metadata']['name']} for request {requested_at}")
-        )
+        if created:  # not again when a pass before this one made it (its status not seen yet)
+            out.events.append(
+                Event("Normal", "ReplayStarted", f"job {job['metadata']['name']} for request {requested_at}")
+            )
         poll = True
     elif requested_at is not None:
         out.errors.append("replay requested but the worker Deployment is missing (its image is needed)")
