@@ -21,6 +21,7 @@ JOB_NAME_ENV = "REVIEWOPS_REPLAY_JOB_NAME"
 HANDLED_REQUESTS_KEPT = 20
 API_VERSION = "reviewops.dev/v1alpha1"
 KIND = "ReviewPolicy"
+ERROR_TYPES = ("transient", "permanent")  # the DLQ's kinds of dead letter (the CRD's enum)
 NON_ROOT_UID = 10001  # the image's `reviewops` user (see Dockerfile)
 _DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
 
@@ -59,10 +60,15 @@ class ReplaySpec:
 
 
 def replay_command(replay: ReplaySpec, result_key_name: str) -> list[str]:
-    """The exact `reviewops dlq replay` command line (one --error-type per filter)."""
+    """The exact `reviewops dlq replay` command line.
+
+    `--error-type` filters by one type; every known type at once means no filter at all (so the command
+    stays right whether the DLQ CLI takes the option once or repeated).
+    """
     command = ["reviewops", "dlq", "replay"]
-    for error_type in replay.error_types:
-        command += ["--error-type", error_type]
+    if not set(ERROR_TYPES) <= set(replay.error_types):
+        for error_type in dict.fromkeys(replay.error_types):
+            command += ["--error-type", error_type]
     command += [
         "--older-than", replay.older_than,
         "--limit", str(replay.max_messages),
@@ -265,11 +271,9 @@ def last_replay(job: dict[str, Any], result: dict[str, Any] | None) -> dict[str,
     labels = meta.get("labels") or {}
     job_status = job.get("status") or {}
     finished = job_finished(job)
-    if result is not None:
-        state = "Succeeded" if finished != "Failed" else "Failed"
-    elif finished == "Failed":
+    if finished == "Failed":
         state = "Failed"
-    elif finished == "Complete":
+    elif finished == "Complete" or (result is not None and result.get("finishTime")):
         state = "Succeeded"
     else:
         state = "Running"

@@ -209,7 +209,7 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     body = policy("dlq")
     body["spec"]["deadLetters"] = {
         "replay": {
-            "errorTypes": ["transient", "permanent"],
+            "errorTypes": ["transient"],
             "olderThan": "10m",
             "maxMessages": 500,
             "ratePerSecond": 50,
@@ -225,7 +225,7 @@ def test_replay_jobs_on_request_and_schedule(operator: Any, api: Api, rdb: redis
     name = job["metadata"]["name"]
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == [
-        "reviewops", "dlq", "replay", "--error-type", "transient", "--error-type", "permanent",
+        "reviewops", "dlq", "replay", "--error-type", "transient",
         "--older-than", "10m", "--limit", "500", "--rate", "50/s", "--result-key", name,
     ]  # fmt: skip
     assert container["image"] == "ghcr.io/reviewops/reviewops:1.2.3"

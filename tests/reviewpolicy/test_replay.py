@@ -39,12 +39,18 @@ SPEC = replay.ReplaySpec.from_spec(
 
 
 def test_command_line() -> None:
-    spec = replay.ReplaySpec(error_types=("transient", "permanent"), older_than="10m", max_messages=500,
-                             rate_per_second=50)  # fmt: skip
+    spec = replay.ReplaySpec(
+        error_types=("transient",), older_than="10m", max_messages=500, rate_per_second=50
+    )
     assert replay.replay_command(spec, "job-1") == [
-        "reviewops", "dlq", "replay", "--error-type", "transient", "--error-type", "permanent",
+        "reviewops", "dlq", "replay", "--error-type", "transient",
         "--older-than", "10m", "--limit", "500", "--rate", "50/s", "--result-key", "job-1",
     ]  # fmt: skip
+
+
+def test_every_error_type_means_no_filter() -> None:
+    spec = replay.ReplaySpec(error_types=("permanent", "transient"))
+    assert "--error-type" not in replay.replay_command(spec, "k")
 
 
 def test_job_copies_the_worker_and_is_owned_by_the_policy() -> None:
@@ -135,7 +141,9 @@ def test_last_replay_states() -> None:
     assert replay.last_replay(job, None)["state"] == "Running"
     failed = job | {"status": {"conditions": [{"type": "Failed", "status": "True"}]}}
     assert replay.last_replay(failed, None)["state"] == "Failed"
-    done = replay.last_replay(job, {"replayed": 1, "skipped": 0, "failed": 0})
+    partial = replay.last_replay(job, {"replayed": 1, "skipped": 0, "failed": 0})
+    assert partial["state"] == "Running" and partial["replayed"] == 1  # no finish time yet
+    done = replay.last_replay(job, {"replayed": 1, "skipped": 0, "failed": 0, "finishTime": "f"})
     assert done["state"] == "Succeeded" and done["trigger"] == "on-demand" and done["requestedAt"] == "t"
 
 
