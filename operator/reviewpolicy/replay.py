@@ -22,7 +22,8 @@ HANDLED_REQUESTS_KEPT = 20
 API_VERSION = "reviewops.dev/v1alpha1"
 KIND = "ReviewPolicy"
 ERROR_TYPES = ("transient", "permanent")  # the DLQ's kinds of dead letter (the CRD's enum)
-NON_ROOT_UID = 10001  # the image's `reviewops` user (see Dockerfile)
+NON_ROOT_UID = 10001
+TMP = "/tmp"  # noqa: S108  (an emptyDir in the replay pod, not the operator's /tmp)  # the image's `reviewops` user (see Dockerfile)
 _DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
 
 
@@ -156,6 +157,13 @@ def pod_template(
     for key in ("serviceAccountName", "imagePullSecrets", "volumes", "nodeSelector", "tolerations"):
         if pod_spec.get(key):
             spec[key] = pod_spec[key]
+    if not any(m.get("mountPath") == TMP for m in container.get("volumeMounts") or []):
+        # The root filesystem is read-only; HOME is /tmp in the image.
+        container["volumeMounts"] = [
+            *(container.get("volumeMounts") or []),
+            {"name": "replay-tmp", "mountPath": TMP},
+        ]
+        spec["volumes"] = [*(spec.get("volumes") or []), {"name": "replay-tmp", "emptyDir": {}}]
     return {"metadata": {"labels": labels}, "spec": spec}
 
 

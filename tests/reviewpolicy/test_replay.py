@@ -16,6 +16,7 @@ WORKER: dict[str, Any] = {
             "spec": {
                 "serviceAccountName": "reviewops",
                 "imagePullSecrets": [{"name": "ghcr"}],
+                "volumes": [{"name": "config", "configMap": {"name": "reviewops"}}],
                 "containers": [
                     {
                         "name": "worker",
@@ -73,6 +74,12 @@ def test_job_copies_the_worker_and_is_owned_by_the_policy() -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
     assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "reviewops"
     assert pod["imagePullSecrets"] == [{"name": "ghcr"}]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "replay-tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert pod["volumes"] == [
+        {"name": "config", "configMap": {"name": "reviewops"}},
+        {"name": "replay-tmp", "emptyDir": {}},
+    ]
     assert job["spec"]["ttlSecondsAfterFinished"] == 3600 and job["spec"]["backoffLimit"] == 0
     kubernetes_validate.validate(job, "1.31.0", strict=True)
 
