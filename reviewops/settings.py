@@ -200,6 +200,13 @@ class Settings(BaseSettings):
         description="Lowest severity posted to GitHub when neither the ReviewPolicy nor .reviewops.yaml "
         "sets one; findings below it are stored, not posted.",
     )
+    # --- operator ---
+    operator_metrics_port: int = Field(
+        default=9192,
+        ge=1,
+        le=65535,
+        description="Port of the ReviewPolicy operator's /metrics and /healthz (liveness) endpoint.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

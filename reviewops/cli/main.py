@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from reviewops import __version__
-from reviewops.cli import dlq, retention, review, run, secrets, webhooks
+from reviewops.cli import dlq, operator, retention, review, run, secrets, webhooks
 
 app = typer.Typer(
     name="reviewops",
@@ -23,6 +23,7 @@ app.command("rotate-webhook-secret")(secrets.rotate_webhook_secret)
 app.add_typer(retention.app, name="retention")
 app.add_typer(dlq.app, name="dlq")
 app.command("review")(review.review)
+app.command("operator")(operator.operator)
 
 
 @app.command("version")

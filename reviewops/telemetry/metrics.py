@@ -140,3 +140,27 @@ REVIEW_COMMENTS_POSTED = Counter(
     "Findings posted to GitHub, by where (inline comment or check-run annotation).",
     ["kind"],
 )
+# --- operator (ReviewPolicy) ---
+OPERATOR_RECONCILES = Counter(
+    "reviewops_operator_reconcile_total",
+    "ReviewPolicy reconcile passes that did work, by result (success, error).",
+    ["result"],
+)
+OPERATOR_DESIRED_REPLICAS = Gauge(
+    "reviewops_operator_desired_replicas",
+    "Worker replicas the operator wants for a policy (namespace/name; policies are few).",
+    ["policy"],
+)
+OPERATOR_CURRENT_REPLICAS = Gauge(
+    "reviewops_operator_current_replicas",
+    "Worker replicas the Deployment had at the operator's last poll, per policy.",
+    ["policy"],
+)
+OPERATOR_SCALE_EVENTS = Counter(
+    "reviewops_operator_scale_events_total",
+    "Worker Deployment scale changes made by the operator, by direction (up, down).",
+    ["direction"],
+)
+OPERATOR_REPLAY_JOBS = Counter(
+    "reviewops_operator_replay_jobs_total", "On-demand DLQ replay Jobs created by the operator."
+)
