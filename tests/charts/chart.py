@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = ROOT / "charts" / "reviewops"
 RELEASE = "reviewops"
 NAMESPACE = "reviewops"
-SCENARIOS = ["default", *sorted(p.name.removesuffix("-values.yaml") for p in (CHART_DIR / "ci").glob("*-values.yaml"))]
+SCENARIOS = [
+    "default",
+    *sorted(p.name.removesuffix("-values.yaml") for p in (CHART_DIR / "ci").glob("*-values.yaml")),
+]
 PROMETHEUS_OPERATOR_GROUP = "monitoring.coreos.com"
 
 
@@ -41,7 +44,9 @@ class Rendered:
             if d["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
                 out.append((f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"]))
             elif d["kind"] == "CronJob":
-                out.append((f"CronJob/{d['metadata']['name']}", d["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+                out.append(
+                    (f"CronJob/{d['metadata']['name']}", d["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+                )
         return out
 
 

@@ -11,7 +11,12 @@ import promql_parser
 from tests.charts.chart import CHART_DIR, render
 
 # Grafana's template variables are not PromQL; give them PromQL-valid stand-ins before parsing.
-GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h", "$namespace": "reviewops"}
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "5m",
+    "$__interval": "1m",
+    "$__range": "1h",
+    "$namespace": "reviewops",
+}
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -69,9 +74,7 @@ def metric_names(expr: str) -> set[str]:
 
     def visit(node: Any) -> bool:
         if isinstance(node, promql_parser.VectorSelector):
-            name = node.name or next(
-                (m.value for m in node.matchers.matchers if m.name == "__name__"), None
-            )
+            name = node.name or next((m.value for m in node.matchers.matchers if m.name == "__name__"), None)
             assert name, f"selector without a metric name in {expr!r}"
             names.add(name)
         return True

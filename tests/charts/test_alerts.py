@@ -1,4 +1,4 @@
-"""The PrometheusRule passes `promtool check rules`, every alert has a promtool unit test and a runbook section."""
+"""promtool checks the rendered rules; every alert has promtool unit tests and a runbook section."""
 
 from __future__ import annotations
 
@@ -18,10 +18,16 @@ RUNBOOK = ROOT / "docs" / "runbook.md"
 # The alerts the issue asks for, by name (service down, webhook errors, ack latency, backlog at max workers,
 # oldest message, dead letters, LLM failures, GitHub rate limit, operator reconcile).
 REQUIRED = {
-    "ReviewOpsTargetDown", "ReviewOpsWebhookErrorRatioHigh", "ReviewOpsWebhookAckLatencyHigh",
-    "ReviewOpsBacklogGrowingAtMaxWorkers", "ReviewOpsOldestMessageTooOld", "ReviewOpsDeadLettersGrowing",
-    "ReviewOpsLLMFailureRatioHigh", "ReviewOpsGitHubRateLimitLow", "ReviewOpsOperatorReconcileFailing",
-}  # fmt: skip
+    "ReviewOpsTargetDown",
+    "ReviewOpsWebhookErrorRatioHigh",
+    "ReviewOpsWebhookAckLatencyHigh",
+    "ReviewOpsBacklogGrowingAtMaxWorkers",
+    "ReviewOpsOldestMessageTooOld",
+    "ReviewOpsDeadLettersGrowing",
+    "ReviewOpsLLMFailureRatioHigh",
+    "ReviewOpsGitHubRateLimitLow",
+    "ReviewOpsOperatorReconcileFailing",
+}
 
 promtool = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool missing: apt-get install prometheus")
@@ -42,16 +48,18 @@ def test_the_issue_alerts_exist() -> None:
 
 @needs_promtool
 def test_promtool_check_rules(rules_dir: Path) -> None:
-    result = subprocess.run([promtool, "check", "rules", "rules.yaml"], cwd=rules_dir, capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [promtool, "check", "rules", "rules.yaml"], cwd=rules_dir, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(REQUIRED)} rules found" in result.stdout
 
 
 @needs_promtool
 def test_promtool_unit_tests_pass(rules_dir: Path) -> None:
-    result = subprocess.run([promtool, "test", "rules", TESTS_FILE.name], cwd=rules_dir, capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [promtool, "test", "rules", TESTS_FILE.name], cwd=rules_dir, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -81,12 +89,24 @@ def test_every_alert_is_documented_with_a_runbook_anchor() -> None:
 
 
 def test_alert_labels_and_thresholds_come_from_values() -> None:
-    r = render({"metrics": {"prometheusRule": {
-        "enabled": True, "alertLabels": {"team": "platform"}, "runbookBaseUrl": "https://wiki.example.com/rb",
-        "githubRateLimitRemainingThreshold": 123, "llmFailureRatioThreshold": 0.5}}})  # fmt: skip
+    r = render(
+        {
+            "metrics": {
+                "prometheusRule": {
+                    "enabled": True,
+                    "alertLabels": {"team": "platform"},
+                    "runbookBaseUrl": "https://wiki.example.com/rb",
+                    "githubRateLimitRemainingThreshold": 123,
+                    "llmFailureRatioThreshold": 0.5,
+                }
+            }
+        }
+    )
     (rule,) = r.of_kind("PrometheusRule")
     rules = {x["alert"]: x for g in rule["spec"]["groups"] for x in g["rules"]}
     assert all(x["labels"]["team"] == "platform" for x in rules.values())
-    assert all(x["annotations"]["runbook_url"].startswith("https://wiki.example.com/rb#") for x in rules.values())
+    assert all(
+        x["annotations"]["runbook_url"].startswith("https://wiki.example.com/rb#") for x in rules.values()
+    )
     assert rules["ReviewOpsGitHubRateLimitLow"]["expr"].endswith("< 123")
     assert rules["ReviewOpsLLMFailureRatioHigh"]["expr"].rstrip().endswith("> 0.5")

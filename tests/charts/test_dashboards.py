@@ -1,4 +1,4 @@
-"""The committed dashboards are exactly what scripts/dashboards.py generates, and have the panels the issue lists."""
+"""The committed dashboards are what scripts/dashboards.py generates, with the panels the issue lists."""
 
 from __future__ import annotations
 
@@ -10,13 +10,23 @@ from tests.charts.chart import CHART_DIR, ROOT
 from tests.charts.promql import dashboard_exprs, dashboards, metric_names
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import dashboards as generator  # noqa: E402
+import dashboards as generator
 
 OVERVIEW_PANELS = {
-    "Deliveries/s by outcome", "Ack latency", "Error ratio", "Queue depth", "Oldest message age",
-    "Workers: desired vs current", "Dead letters", "Review duration", "LLM latency", "LLM requests by outcome",
-    "LLM tokens", "GitHub rate-limit headroom", "Rate-limited",
-}  # fmt: skip
+    "Deliveries/s by outcome",
+    "Ack latency",
+    "Error ratio",
+    "Queue depth",
+    "Oldest message age",
+    "Workers: desired vs current",
+    "Dead letters",
+    "Review duration",
+    "LLM latency",
+    "LLM requests by outcome",
+    "LLM tokens",
+    "GitHub rate-limit headroom",
+    "Rate-limited",
+}
 OPERATOR_PANELS = {"Reconciles by result", "Scale events", "Replay runs", "Desired vs current workers"}
 
 
@@ -50,8 +60,8 @@ def titles(dashboard: dict[str, object]) -> set[str]:
 
 def test_overview_and_operator_have_the_panels_the_issue_lists() -> None:
     found = dashboards()
-    assert OVERVIEW_PANELS <= titles(found["overview"])
-    assert OPERATOR_PANELS <= titles(found["operator"])
+    assert titles(found["overview"]) >= OVERVIEW_PANELS
+    assert titles(found["operator"]) >= OPERATOR_PANELS
 
 
 def test_ack_latency_shows_p50_p95_p99() -> None:
@@ -67,7 +77,7 @@ def test_dashboards_are_well_formed() -> None:
         assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
         for panel in dashboard["panels"]:
             pos = panel["gridPos"]
-            assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, f"{name}: {panel['title']} off the grid"
+            assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, f"{name}: {panel['title']} off the grid"
             if panel["type"] != "row":
                 assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
                 assert panel["targets"], f"{name}: {panel['title']} has no query"

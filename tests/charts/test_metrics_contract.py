@@ -23,14 +23,25 @@ from tests.charts.promql import all_exprs, dashboards, metric_names, parse, vari
 # limits, operator). The integrator empties this set after merging them; a name that is exported already
 # must be removed from it (test_not_yet_exported_is_honest fails otherwise).
 NOT_YET_EXPORTED = {
-    "reviewops_queue_depth", "reviewops_queue_oldest_message_age_seconds", "reviewops_dead_letters",
-    "reviewops_dlq_replayed_total", "reviewops_task_retries_total", "reviewops_review_duration_seconds_bucket",
-    "reviewops_llm_requests_total", "reviewops_llm_request_seconds_bucket", "reviewops_llm_tokens_total",
-    "reviewops_github_requests_total", "reviewops_github_ratelimit_remaining", "reviewops_rate_limited_total",
-    "reviewops_reviews_delayed_total", "reviewops_operator_reconcile_total", "reviewops_operator_desired_replicas",
-    "reviewops_operator_current_replicas", "reviewops_operator_scale_events_total",
+    "reviewops_queue_depth",
+    "reviewops_queue_oldest_message_age_seconds",
+    "reviewops_dead_letters",
+    "reviewops_dlq_replayed_total",
+    "reviewops_task_retries_total",
+    "reviewops_review_duration_seconds_bucket",
+    "reviewops_llm_requests_total",
+    "reviewops_llm_request_seconds_bucket",
+    "reviewops_llm_tokens_total",
+    "reviewops_github_requests_total",
+    "reviewops_github_ratelimit_remaining",
+    "reviewops_rate_limited_total",
+    "reviewops_reviews_delayed_total",
+    "reviewops_operator_reconcile_total",
+    "reviewops_operator_desired_replicas",
+    "reviewops_operator_current_replicas",
+    "reviewops_operator_scale_events_total",
     "reviewops_operator_replay_jobs_total",
-}  # fmt: skip
+}
 PROMETHEUS_BUILTIN = {"up"}
 
 
@@ -114,12 +125,12 @@ def test_every_metric_used_is_exported(exported: set[str]) -> None:
 
 def test_not_yet_exported_is_honest(exported: set[str]) -> None:
     assert not (NOT_YET_EXPORTED & exported), "exported now, remove from NOT_YET_EXPORTED"
-    assert NOT_YET_EXPORTED <= set(used()), "NOT_YET_EXPORTED lists names no dashboard or alert uses"
+    assert set(used()) >= NOT_YET_EXPORTED, "NOT_YET_EXPORTED lists names no dashboard or alert uses"
 
 
 def test_the_checks_can_fail() -> None:
-    assert metric_names('sum(rate(reviewops_nonexistent_total{namespace="$namespace"}[$__rate_interval]))') == {
-        "reviewops_nonexistent_total"
-    }
+    assert metric_names(
+        'sum(rate(reviewops_nonexistent_total{namespace="$namespace"}[$__rate_interval]))'
+    ) == {"reviewops_nonexistent_total"}
     with pytest.raises(ValueError):
         parse("sum(rate(reviewops_webhook_deliveries_total[5m])")

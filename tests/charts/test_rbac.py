@@ -18,14 +18,20 @@ EXPECTED: set[Grant] = {
     ("reviewops.dev", "reviewpolicies", verb) for verb in ("get", "list", "watch", "patch")
 } | {
     ("reviewops.dev", "reviewpolicies/status", "patch"),
-    ("apps", "deployments", "get"), ("apps", "deployments", "patch"),
-    ("apps", "deployments/scale", "get"), ("apps", "deployments/scale", "patch"),
-    ("batch", "jobs", "create"), ("batch", "jobs", "list"), ("batch", "jobs", "delete"),
-    ("batch", "cronjobs", "create"), ("batch", "cronjobs", "list"), ("batch", "cronjobs", "delete"),
+    ("apps", "deployments", "get"),
+    ("apps", "deployments", "patch"),
+    ("apps", "deployments/scale", "get"),
+    ("apps", "deployments/scale", "patch"),
+    ("batch", "jobs", "create"),
+    ("batch", "jobs", "list"),
+    ("batch", "jobs", "delete"),
+    ("batch", "cronjobs", "create"),
+    ("batch", "cronjobs", "list"),
+    ("batch", "cronjobs", "delete"),
     ("", "events", "create"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
-}  # fmt: skip
+}
 
 
 def grants(rules: Iterable[dict[str, Any]]) -> set[Grant]:
@@ -59,7 +65,9 @@ def test_namespaced_by_default_cluster_wide_on_request() -> None:
     (cluster_role,) = default.of_kind("ClusterRole")
     # Only the cluster-scoped CRD read is cluster-wide when the operator watches its own namespace.
     assert {g[0] for g in grants(cluster_role["rules"])} == {"apiextensions.k8s.io"}
-    args = default.one("Deployment", "reviewops-operator")["spec"]["template"]["spec"]["containers"][0]["args"]
+    args = default.one("Deployment", "reviewops-operator")["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ]
     assert args == ["operator", "--namespace", NAMESPACE]
 
     wide = scenario("everything-enabled")

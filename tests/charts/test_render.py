@@ -45,8 +45,8 @@ def test_every_manifest_is_valid_kubernetes(rendered: Rendered) -> None:
     for doc in rendered.docs:
         group = doc["apiVersion"].split("/")[0]
         if group == PROMETHEUS_OPERATOR_GROUP:
-            # ServiceMonitor/PrometheusRule are Prometheus Operator CRDs: kubernetes-validate has no schema for
-            # them. The rules are checked by promtool (test_alerts.py) instead.
+            # ServiceMonitor/PrometheusRule are Prometheus Operator CRDs, kubernetes-validate has no schema
+            # for them. The rules are checked by promtool (test_alerts.py) instead.
             continue
         if doc["kind"] == "ReviewPolicy":
             jsonschema.validate(doc, crd_schema(rendered))
@@ -117,13 +117,21 @@ def test_selectors_never_carry_the_chart_version(rendered: Rendered) -> None:
 def test_every_resource_has_the_recommended_labels(rendered: Rendered) -> None:
     for doc in rendered.docs:
         labels = doc["metadata"].get("labels", {})
-        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by",
-                    "app.kubernetes.io/version", "helm.sh/chart"):  # fmt: skip
+        for key in (
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/managed-by",
+            "app.kubernetes.io/version",
+            "helm.sh/chart",
+        ):
             assert key in labels, f"{doc['kind']}/{doc['metadata']['name']} lacks {key}"
 
 
 def test_selectors_match_their_pods(rendered: Rendered) -> None:
-    pods = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in rendered.of_kind("Deployment")}
+    pods = {
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+        for d in rendered.of_kind("Deployment")
+    }
     for doc in rendered.of_kind("Service") + rendered.of_kind("PodDisruptionBudget"):
         selector = doc["spec"]["selector"]
         selector = selector.get("matchLabels", selector)
@@ -141,7 +149,9 @@ def test_components_are_wired_as_the_issue_says(rendered: Rendered) -> None:
     time_limit_s = dramatiq.middleware.TimeLimit().time_limit / 1000
     assert worker["terminationGracePeriodSeconds"] >= time_limit_s
     config = rendered.one("ConfigMap", "reviewops-config")["data"]
-    assert worker["terminationGracePeriodSeconds"] > float(config["REVIEWOPS_WORKER_SHUTDOWN_TIMEOUT_SECONDS"])
+    assert worker["terminationGracePeriodSeconds"] > float(
+        config["REVIEWOPS_WORKER_SHUTDOWN_TIMEOUT_SECONDS"]
+    )
     # the operator owns the worker count; an upgrade must not reset it
     assert "replicas" not in worker_deploy["spec"]
     operator = rendered.one("Deployment", "reviewops-operator")
@@ -158,8 +168,14 @@ def test_settings_reach_the_processes_under_their_real_names(rendered: Rendered)
     from reviewops.settings import Settings
 
     known = {f"REVIEWOPS_{name.upper()}" for name in Settings.model_fields}
-    coming = {"REVIEWOPS_LLM_BASE_URL", "REVIEWOPS_LLM_API_KEY", "REVIEWOPS_LLM_MODEL", "REVIEWOPS_MOCK_LLM",
-              "REVIEWOPS_CORS_ORIGINS", "REVIEWOPS_OPERATOR_METRICS_PORT"}  # fmt: skip
+    coming = {
+        "REVIEWOPS_LLM_BASE_URL",
+        "REVIEWOPS_LLM_API_KEY",
+        "REVIEWOPS_LLM_MODEL",
+        "REVIEWOPS_MOCK_LLM",
+        "REVIEWOPS_CORS_ORIGINS",
+        "REVIEWOPS_OPERATOR_METRICS_PORT",
+    }
     # Settings from branches merged later; the integrator empties this set once they are in.
     not_yet = coming - known
     config = rendered.one("ConfigMap", "reviewops-config")["data"]
@@ -174,7 +190,9 @@ def test_settings_reach_the_processes_under_their_real_names(rendered: Rendered)
 
 def test_secret_or_existing_secret(rendered: Rendered) -> None:
     existing = rendered.values.get("secrets", {}).get("existingSecret")
-    secrets = [s for s in rendered.of_kind("Secret") if "helm.sh/hook" not in s["metadata"].get("annotations", {})]
+    secrets = [
+        s for s in rendered.of_kind("Secret") if "helm.sh/hook" not in s["metadata"].get("annotations", {})
+    ]
     if existing:
         assert secrets == []
         refs = set()
@@ -211,13 +229,23 @@ def test_optional_parts_follow_their_toggles() -> None:
     for kind in ("Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"):
         assert default.of_kind(kind) == [], kind
         assert everything.of_kind(kind), kind
-    dashboards = [c for c in everything.of_kind("ConfigMap") if c["metadata"]["labels"].get("grafana_dashboard") == "1"]
-    assert {c["metadata"]["name"] for c in dashboards} == {"reviewops-dashboard-overview", "reviewops-dashboard-operator"}
-    assert "replicas" not in everything.one("Deployment", "reviewops-api")["spec"], "the HPA owns the API's replicas"
+    dashboards = [
+        c for c in everything.of_kind("ConfigMap") if c["metadata"]["labels"].get("grafana_dashboard") == "1"
+    ]
+    assert {c["metadata"]["name"] for c in dashboards} == {
+        "reviewops-dashboard-overview",
+        "reviewops-dashboard-operator",
+    }
+    assert "replicas" not in everything.one("Deployment", "reviewops-api")["spec"], (
+        "the HPA owns the API's replicas"
+    )
     hpa = everything.one("HorizontalPodAutoscaler", "reviewops-api")
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
     no_operator = render({"operator": {"enabled": False}, "reviewPolicy": {"enabled": False}})
-    assert [d["metadata"]["name"] for d in no_operator.of_kind("Deployment")] == ["reviewops-api", "reviewops-worker"]
+    assert [d["metadata"]["name"] for d in no_operator.of_kind("Deployment")] == [
+        "reviewops-api",
+        "reviewops-worker",
+    ]
     assert no_operator.one("Deployment", "reviewops-worker")["spec"]["replicas"] == 1
     assert no_operator.of_kind("Role") == [] and no_operator.of_kind("ClusterRole") == []
 
@@ -277,8 +305,15 @@ def test_schema_is_draft7_and_closed_everywhere() -> None:
                 assert node.get("additionalProperties") is False, f"{path} is open"
             elif node.get("type") == "object" and path != "/properties/global":
                 assert node.get("additionalProperties") not in (None, True) or path.endswith(
-                    ("Affinity", "/nodeAffinity", "/podAffinity", "/podAntiAffinity", "/podSelector",
-                     "/namespaceSelector", "/items")  # fmt: skip
+                    (
+                        "Affinity",
+                        "/nodeAffinity",
+                        "/podAffinity",
+                        "/podAntiAffinity",
+                        "/podSelector",
+                        "/namespaceSelector",
+                        "/items",
+                    )
                 ), f"{path} is open"
             for key, value in node.items():
                 walk(value, f"{path}/{key}")
@@ -309,8 +344,13 @@ def test_every_value_is_documented_helm_docs_style() -> None:
         while j >= 0 and lines[j].strip().startswith("#") and not lines[j].strip().startswith("# --"):
             j -= 1
         documented = j >= 0 and lines[j].strip().startswith("# --")
-        is_section = rest.strip() == "" and i + 1 < len(lines) and (
-            len(lines[i + 1]) - len(lines[i + 1].lstrip()) > indent or lines[i + 1].strip().startswith("#")
+        is_section = (
+            rest.strip() == ""
+            and i + 1 < len(lines)
+            and (
+                len(lines[i + 1]) - len(lines[i + 1].lstrip()) > indent
+                or lines[i + 1].strip().startswith("#")
+            )
         )
         if documented:
             covered_below = indent
