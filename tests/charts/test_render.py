@@ -373,3 +373,20 @@ def test_values_are_not_mutated_by_rendering() -> None:
     before = copy.deepcopy(values)
     render(values)
     assert values == before
+
+
+def test_readme_values_table_is_current() -> None:
+    import sys
+
+    from tests.charts.chart import ROOT
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import chart_values_table
+
+    assert chart_values_table.main([]) == 0, "run: python scripts/chart_values_table.py --write"
+    documented = {
+        key for key, _ in chart_values_table.documented_keys((CHART_DIR / "values.yaml").read_text())
+    }
+    # every top-level value is in the table, directly or through its children
+    for top in chart().values:
+        assert any(k == top or k.startswith(top + ".") for k in documented), top
