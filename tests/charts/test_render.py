@@ -97,6 +97,8 @@ def test_every_pod_is_locked_down(rendered: Rendered) -> None:
             assert mounts.get("/tmp") == "tmp", f"{name}: a writable /tmp (read-only root filesystem)"
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert "emptyDir" in volumes["tmp"], name
+        # Service links inject REVIEWOPS_API_PORT=tcp://... style variables: noise in the settings' prefix.
+        assert pod["enableServiceLinks"] is False, name
         token = pod.get("automountServiceAccountToken")
         assert token is (name.endswith("-operator")), f"{name}: only the operator talks to the Kubernetes API"
 

@@ -159,3 +159,17 @@ def test_skaffold_schema_shape(configs: dict[str, dict[str, Any]]) -> None:
             jsonschema.validate(rel, release_schema)
         for profile in config.get("profiles", []):
             assert set(profile) <= {"name", "activation", "build", "deploy", "portForward", "patches"}
+
+
+def test_dev_dependencies_are_valid_kubernetes(configs: dict[str, dict[str, Any]]) -> None:
+    import kubernetes_validate
+
+    for path in configs["reviewops-dependencies"]["manifests"]["rawYaml"]:
+        docs = [d for d in yaml.safe_load_all((ROOT / path).read_text()) if d]
+        assert {d["metadata"]["name"] for d in docs} == {"reviewops-dev-postgres", "reviewops-dev-redis"}
+        for doc in docs:
+            kubernetes_validate.validate(doc, "1.29.0", strict=True)
+    # the dev values point the chart at exactly these Services
+    values = yaml.safe_load((ROOT / "deploy" / "skaffold" / "dev-values.yaml").read_text())
+    assert "@reviewops-dev-postgres:5432/" in values["secrets"]["databaseUrl"]
+    assert values["secrets"]["redisUrl"].startswith("redis://reviewops-dev-redis:6379/")

@@ -102,6 +102,8 @@ env:
 
 {{/* Pod-level settings shared by every pod. */}}
 {{- define "reviewops.podCommon" -}}
+{{- /* Service links would inject REVIEWOPS_<SERVICE>_PORT=tcp://... variables into the settings' namespace. */}}
+enableServiceLinks: false
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.imagePullSecrets }}
