@@ -240,7 +240,7 @@ def limits(req: list[str] | None = None) -> Schema:
         {
             "installationId": integer(1),
             "requestsPerMinute": integer(1),
-            "burst": integer(0),
+            "burst": integer(1),
             "reviewsPerHour": integer(0),
             "llmTokensPerDay": integer(0),
         },
@@ -381,11 +381,13 @@ schema = {
                     {
                         "queues": {
                             "type": "array",
-                            "items": {"type": "string", "minLength": 1},
+                            "items": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"},
                             "minItems": 1,
+                            "maxItems": 16,
+                            "uniqueItems": True,
                         },
-                        "minReplicas": integer(0),
-                        "maxReplicas": integer(1),
+                        "minReplicas": integer(0, 1000),
+                        "maxReplicas": integer(1, 1000),
                         "targetBacklogPerReplica": integer(1),
                         "scaleUpStep": integer(0),
                         "scaleDownStabilizationSeconds": integer(0),
@@ -397,7 +399,7 @@ schema = {
                         "default": obj(
                             {
                                 "requestsPerMinute": integer(1),
-                                "burst": integer(0),
+                                "burst": integer(1),
                                 "reviewsPerHour": integer(0),
                                 "llmTokensPerDay": integer(0),
                             }
@@ -409,11 +411,22 @@ schema = {
                     {
                         "replay": obj(
                             {
-                                "schedule": STR,
-                                "errorTypes": array(STR),
-                                "olderThan": {"type": "string", "pattern": "^[0-9]+(s|m|h|d)$"},
-                                "maxMessages": integer(1),
-                                "ratePerSecond": {"type": "number", "minimum": 0.1},
+                                "schedule": {
+                                    "type": "string",
+                                    "pattern": r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+                                    r"|(\S+\s+){4}\S+)$",
+                                },
+                                "errorTypes": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": ["transient", "permanent"]},
+                                    "minItems": 1,
+                                    "uniqueItems": True,
+                                },
+                                "olderThan": {"type": "string", "pattern": "^[0-9]+(s|m|h|d|w)$"},
+                                "maxMessages": integer(1, 100000),
+                                "ratePerSecond": integer(1, 10000),
+                                "ttlSecondsAfterFinished": integer(0, 604800),
+                                "activeDeadlineSeconds": integer(1, 86400),
                             }
                         )
                     }
@@ -423,7 +436,7 @@ schema = {
                         "analyzers": mapping(BOOL),
                         "severityThreshold": {
                             "type": "string",
-                            "enum": ["info", "warning", "error", "critical"],
+                            "enum": ["info", "warning", "error"],
                         },
                         "skipDrafts": BOOL,
                     }
