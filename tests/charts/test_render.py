@@ -213,17 +213,39 @@ def test_secret_or_existing_secret(rendered: Rendered) -> None:
         assert len(data["admin-token"]) >= 32, "a generated admin token when none is given"
 
 
-def test_github_app_key_is_a_file_never_an_env_var() -> None:
+def test_github_app_key_is_a_file_only_the_worker_gets() -> None:
     r = scenario("everything-enabled")
-    config = r.one("ConfigMap", "reviewops-config")["data"]
-    path = config["REVIEWOPS_GITHUB_PRIVATE_KEY_FILE"]
+    assert "REVIEWOPS_GITHUB_APP_ID" in r.one("ConfigMap", "reviewops-config")["data"]
     for name, pod in r.pod_specs():
-        if "migrations" in name:
-            continue
         (container,) = pod["containers"]
-        assert "REVIEWOPS_GITHUB_PRIVATE_KEY" not in {e["name"] for e in container["env"]}
-        mount = next(m for m in container["volumeMounts"] if m["name"] == "github-app-key")
+        env = {e["name"]: e for e in container["env"]}
+        assert "REVIEWOPS_GITHUB_PRIVATE_KEY" not in env, name
+        mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
+        if name != "Deployment/reviewops-worker":
+            assert "github-app-key" not in mounts and "REVIEWOPS_GITHUB_PRIVATE_KEY_FILE" not in env, name
+            continue
+        path = env["REVIEWOPS_GITHUB_PRIVATE_KEY_FILE"]["value"]
+        mount = mounts["github-app-key"]
         assert path.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "github-app-key"]
+        assert volume["secret"]["items"] == [{"key": "github-private-key", "path": path.rsplit("/", 1)[1]}]
+
+
+# Which credentials each process gets: only what its code reads (the operator's replay Jobs copy the worker).
+CREDENTIALS = {
+    "Deployment/reviewops-api": {"database-url", "redis-url", "webhook-secrets", "admin-token"},
+    "Deployment/reviewops-worker": {"database-url", "redis-url", "llm-api-key"},
+    "Deployment/reviewops-operator": {"redis-url"},
+    "Job/reviewops-migrations": {"database-url"},
+}
+
+
+def test_each_component_gets_only_its_credentials(rendered: Rendered) -> None:
+    for name, pod in rendered.pod_specs():
+        (container,) = pod["containers"]
+        keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e}
+        assert keys == CREDENTIALS[name], name
+        assert all("secretRef" not in source for source in container.get("envFrom", [])), name
 
 
 def test_optional_parts_follow_their_toggles() -> None:

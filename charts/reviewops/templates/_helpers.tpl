@@ -87,17 +87,34 @@ app.kubernetes.io/part-of: reviewops
       key: {{ .key }}
 {{- end }}
 
-{{/* Environment of every long-running process: the ConfigMap plus the credentials. */}}
+{{/*
+  Environment of a long-running process: the ConfigMap plus only the credentials that component uses
+  (least privilege): (dict "root" $ "component" "api").
+  api: database, broker, webhook secrets, admin token. worker: database, broker, LLM key, GitHub App key file
+  (the operator's replay Jobs copy the worker's pod, so they get the same). operator: broker only.
+*/}}
 {{- define "reviewops.env" -}}
+{{- $root := .root }}
+{{- $c := .component }}
 envFrom:
   - configMapRef:
-      name: {{ include "reviewops.configName" . }}
+      name: {{ include "reviewops.configName" $root }}
 env:
-{{ include "reviewops.secretEnv" (dict "root" . "name" "REVIEWOPS_DATABASE_URL" "key" "database-url") }}
-{{ include "reviewops.secretEnv" (dict "root" . "name" "REVIEWOPS_REDIS_URL" "key" "redis-url") }}
-{{ include "reviewops.secretEnv" (dict "root" . "name" "REVIEWOPS_WEBHOOK_SECRETS" "key" "webhook-secrets") }}
-{{ include "reviewops.secretEnv" (dict "root" . "name" "REVIEWOPS_ADMIN_TOKEN" "key" "admin-token") }}
-{{ include "reviewops.secretEnv" (dict "root" . "name" "REVIEWOPS_LLM_API_KEY" "key" "llm-api-key") }}
+{{- if ne $c "operator" }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_DATABASE_URL" "key" "database-url") }}
+{{- end }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_REDIS_URL" "key" "redis-url") }}
+{{- if eq $c "api" }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_WEBHOOK_SECRETS" "key" "webhook-secrets") }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_ADMIN_TOKEN" "key" "admin-token") }}
+{{- end }}
+{{- if eq $c "worker" }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_LLM_API_KEY" "key" "llm-api-key") }}
+{{- if include "reviewops.githubKeyMounted" $root }}
+- name: REVIEWOPS_GITHUB_PRIVATE_KEY_FILE
+  value: {{ printf "%s/private-key.pem" (include "reviewops.githubKeyDir" $root) | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Pod-level settings shared by every pod. */}}
@@ -112,15 +129,15 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
-{{/* Volumes every pod has: a writable /tmp (the root filesystem is read-only) and, when configured, the App key. */}}
+{{/* A writable /tmp (the root filesystem is read-only) and, for the worker, the GitHub App key. */}}
 {{- define "reviewops.volumes" -}}
 volumes:
   - name: tmp
     emptyDir: {}
-{{- if include "reviewops.githubKeyMounted" . }}
+{{- if and (eq .component "worker") (include "reviewops.githubKeyMounted" .root) }}
   - name: github-app-key
     secret:
-      secretName: {{ include "reviewops.secretName" . }}
+      secretName: {{ include "reviewops.secretName" .root }}
       defaultMode: 0440
       items:
         - key: github-private-key
@@ -132,9 +149,9 @@ volumes:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
-{{- if include "reviewops.githubKeyMounted" . }}
+{{- if and (eq .component "worker") (include "reviewops.githubKeyMounted" .root) }}
   - name: github-app-key
-    mountPath: {{ include "reviewops.githubKeyDir" . }}
+    mountPath: {{ include "reviewops.githubKeyDir" .root }}
     readOnly: true
 {{- end }}
 {{- end }}
