@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import shutil
 import socket
+import subprocess
 from typing import Any
 
 import httpx
@@ -66,23 +68,32 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def exported(client: Any) -> set[str]:
-    names = series_names(client.get("/metrics").text)  # the API
+def expositions(client: Any) -> dict[str, str]:
+    """The text each process serves on /metrics."""
+    texts = {"api": client.get("/metrics").text}
     import worker.actors  # noqa: F401  (the worker's metrics are registered by its modules)
 
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1")
     try:
-        names |= series_names(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+        texts["worker"] = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:
         server.shutdown()
         thread.join()
     if importlib.util.find_spec("reviewpolicy.serving") is not None:  # the operator branch is merged
-        names |= asyncio.run(operator_metrics())
+        texts["operator"] = asyncio.run(operator_metrics())
+    return texts
+
+
+@pytest.fixture
+def exported(expositions: dict[str, str]) -> set[str]:
+    names: set[str] = set()
+    for text in expositions.values():
+        names |= series_names(text)
     return names
 
 
-async def operator_metrics() -> set[str]:
+async def operator_metrics() -> str:
     """The operator's own /metrics endpoint (its aiohttp app), started as `reviewops operator` starts it."""
     from reviewpolicy.serving import start_http, stop_http  # type: ignore[import-not-found]
 
@@ -90,7 +101,7 @@ async def operator_metrics() -> set[str]:
     runner = await start_http("127.0.0.1", port)
     try:
         async with httpx.AsyncClient() as http:
-            return series_names((await http.get(f"http://127.0.0.1:{port}/metrics")).text)
+            return (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     finally:
         await stop_http(runner)
 
@@ -134,3 +145,11 @@ def test_the_checks_can_fail() -> None:
     ) == {"reviewops_nonexistent_total"}
     with pytest.raises(ValueError):
         parse("sum(rate(reviewops_webhook_deliveries_total[5m])")
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool missing: apt-get install prometheus")
+def test_exported_metrics_follow_prometheus_naming(expositions: dict[str, str]) -> None:
+    """`promtool check metrics` lints names and units (base units, `_total` counters, help text)."""
+    for process, text in expositions.items():
+        result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        assert result.returncode == 0, f"{process}: {result.stdout}{result.stderr}"
