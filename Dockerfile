@@ -22,8 +22,8 @@ RUN /opt/venv/bin/pip install --no-compile . \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib \
  && /opt/venv/bin/reviewops version
 
-# --- runtime: slim Python, the virtualenv, an unprivileged user; no compilers, no pip cache, no sources ---
-FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+# --- base of the runtime: slim Python, the virtualenv, an unprivileged user; no compilers, no sources ---
+FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime-base
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="reviewops" \
       org.opencontainers.image.description="Self-hosted, Kubernetes-native AI code review for GitHub" \
@@ -40,10 +40,18 @@ RUN groupadd --system --gid 10001 reviewops \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin reviewops
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /tmp
-# Numeric, so Kubernetes can verify runAsNonRoot without resolving the name.
-USER 10001:10001
 # API (webhooks, REST, /metrics), worker /metrics, operator /metrics and /healthz.
 EXPOSE 8000 9191 9192
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["reviewops"]
 CMD ["api"]
+
+# --- dev (skaffold dev only): the installed packages owned by the app user, so file sync can update them ---
+FROM runtime-base AS dev
+RUN chown -R 10001:10001 /opt/venv/lib
+USER 10001:10001
+
+# --- runtime (the default target): packages owned by root, read-only for the app user ---
+FROM runtime-base AS runtime
+# Numeric, so Kubernetes can verify runAsNonRoot without resolving the name.
+USER 10001:10001

@@ -24,16 +24,43 @@ def instructions() -> list[tuple[str, str]]:
     return out
 
 
+def stage_instructions() -> dict[str, list[tuple[str, str]]]:
+    current = ""  # global ARGs before the first FROM
+    out: dict[str, list[tuple[str, str]]] = {current: []}
+    for op, rest in instructions():
+        if op == "FROM":
+            current = rest.partition(" AS ")[2].strip()
+            out[current] = []
+        out[current].append((op, rest))
+    return out
+
+
 def final_stage() -> list[tuple[str, str]]:
-    ops = instructions()
-    last_from = max(i for i, (op, _) in enumerate(ops) if op == "FROM")
-    return ops[last_from:]
+    """The default target's instructions, including those of the stages it is built FROM."""
+    by_stage = stage_instructions()
+    chain = []
+    name = list(by_stage)[-1]
+    while name in by_stage:
+        chain = by_stage[name] + chain
+        name = by_stage[name][0][1].partition(" AS ")[0].strip()
+    return chain
+
+
+def stages() -> dict[str, str]:
+    """Stage name -> what it is built FROM."""
+    out = {}
+    for op, rest in instructions():
+        if op == "FROM":
+            image, _, name = rest.partition(" AS ")
+            out[name.strip()] = image.strip()
+    return out
 
 
 def test_multi_stage_on_a_slim_python() -> None:
-    froms = [rest for op, rest in instructions() if op == "FROM"]
-    assert len(froms) >= 2
-    assert all(re.match(r"python:\$\{PYTHON_VERSION\}-slim", f) for f in froms)
+    found = stages()
+    assert len(found) >= 2 and list(found)[-1] == "runtime", "the default (last) target is the runtime"
+    for image in found.values():
+        assert image in found or re.match(r"python:\$\{PYTHON_VERSION\}-slim", image), image
     assert "--from=build" in DOCKERFILE
 
 
@@ -87,3 +114,17 @@ def test_dockerignore_keeps_what_the_build_copies_and_drops_the_rest() -> None:
     for private in (".git", ".venv", "tests", ".env"):
         assert ignored(private, patterns), private
     assert Path(ROOT / "README.md").is_file()
+
+
+def test_skaffold_dev_target_exists() -> None:
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((ROOT / "skaffold.yaml").read_text()) if d]
+    targets = {
+        artifact["docker"].get("target")
+        for doc in docs
+        for profile in doc.get("profiles", [])
+        for artifact in profile.get("build", {}).get("artifacts", [])
+    }
+    assert targets - {None} <= set(stages())
+    assert "dev" in targets
