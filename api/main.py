@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import dramatiq
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import install_problem_handlers
 from api.routers import deliveries, health, webhooks
 from reviewops import __version__
 from reviewops.db.session import Database
+from reviewops.pipeline import outbox
+from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import build_broker
 from reviewops.settings import Settings, load_settings
+from reviewops.telemetry.tracing import setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+async def run_outbox_sweeper(settings: Settings, db: Database, broker: dramatiq.Broker) -> None:
+    """Every few seconds, hand stored-but-unqueued deliveries to the broker (it may have been down)."""
+    while True:
+        await asyncio.sleep(settings.outbox_sweep_interval_seconds)
+        try:
+            await run_in_threadpool(
+                outbox.sweep, db, broker, received_after=settings.outbox_received_after_seconds,
+                stale_after=settings.outbox_stale_after_seconds,
+            )  # fmt: skip
+        except Exception:
+            log.exception("outbox sweep failed; retrying on the next tick")
 
 
 def create_app(
@@ -26,7 +49,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.outbox_sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(run_outbox_sweeper(settings, db, broker))
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         if owns_broker:
             broker.close()
         if owns_db:
@@ -41,7 +71,11 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.broker = broker
+    app.state.signature_failures = SignatureFailureTracker(settings.signature_failure_window_seconds)
     install_problem_handlers(app)
+    setup_tracing("reviewops-api")
+    # Probes and scrapes would drown real requests in traces.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health$,/ready$,/metrics$")
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)

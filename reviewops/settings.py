@@ -68,6 +68,24 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest webhook body accepted (GitHub's own cap is 25 MB); larger bodies get 413.",
     )
+    outbox_sweep_interval_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="How often the API re-enqueues stored-but-unqueued deliveries (0: never).",
+    )
+    outbox_received_after_seconds: float = Field(
+        default=10, ge=0, description="Age at which a stored, unqueued delivery is picked up by the sweeper."
+    )
+    outbox_stale_after_seconds: float = Field(
+        default=120,
+        ge=0,
+        description="Age at which a queued delivery whose message the broker no longer holds is re-enqueued.",
+    )
+    signature_failure_window_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="Invalid-signature bursts are logged and audited once per source per window.",
+    )
     worker_metrics_port: int = Field(
         default=9191, ge=1, le=65535, description="Port of the worker's own /metrics endpoint."
     )

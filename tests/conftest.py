@@ -114,3 +114,22 @@ def client(app: Any) -> Iterator[Any]:
 
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def _tracing() -> Any:
+    """One in-memory span exporter for the run (OpenTelemetry allows one global provider per process)."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from reviewops.telemetry.tracing import setup_tracing
+
+    exporter = InMemorySpanExporter()
+    setup_tracing("reviewops-tests").add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_tracing: Any) -> Any:
+    _tracing.clear()
+    return _tracing

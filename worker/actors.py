@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import structlog
 
 from reviewops.db.session import Database
 from reviewops.errors import PermanentError
@@ -24,7 +25,12 @@ class WorkerRuntime:
 
 def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, Any]]:
     def process_delivery(delivery_id: int) -> None:
-        processing.process_delivery(runtime.db, runtime.settings, delivery_id, routing.route)
+        # Worker threads are reused: each message starts with a clean log context.
+        structlog.contextvars.clear_contextvars()
+        try:
+            processing.process_delivery(runtime.db, runtime.settings, delivery_id, routing.route)
+        finally:
+            structlog.contextvars.clear_contextvars()
 
     actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
         broker=broker,

@@ -12,6 +12,7 @@ import dramatiq
 from reviewops.db.session import Database
 from reviewops.queue.broker import build_broker
 from reviewops.settings import Settings
+from reviewops.telemetry.tracing import setup_tracing
 from worker.actors import WorkerRuntime, register_actors
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ def start_worker(
     broker: dramatiq.Broker, settings: Settings, db: Database, *, threads: int | None = None
 ) -> dramatiq.Worker:
     """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
+    setup_tracing("reviewops-worker")
     register_actors(broker, WorkerRuntime(settings=settings, db=db))
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     worker.start()
@@ -35,7 +37,10 @@ def run(settings: Settings) -> None:
         )
     from prometheus_client import start_http_server
 
-    start_http_server(settings.worker_metrics_port, addr=settings.host)
+    from reviewops.telemetry.exposition import prepare_multiprocess_dir, registry
+
+    prepare_multiprocess_dir()
+    start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry())
     broker = build_broker(settings.redis_url)
     db = Database(settings.database_url)
     worker = start_worker(broker, settings, db)

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import BrokerDep, DbDep
+from reviewops.telemetry.exposition import render
 
 router = APIRouter(tags=["health"])
 
@@ -42,4 +42,5 @@ async def ready(db: DbDep, broker: BrokerDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = render()
+    return Response(body, media_type=content_type)

@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
+import structlog
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import BrokerDep, DbDep, SettingsDep
 from api.problems import ProblemError
 from reviewops import signatures
-from reviewops.pipeline import intake
+from reviewops.db.session import Database
+from reviewops.pipeline import audit, intake
+from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import LIVE_QUEUE
 from reviewops.telemetry import metrics
 
@@ -70,6 +73,26 @@ def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
     return payload
 
 
+async def _report_signature_failure(request: Request, db: Database, reason: str) -> None:
+    """Log and audit the first failure per source and window (never the payload)."""
+    source = request.client.host if request.client else "unknown"
+    tracker: SignatureFailureTracker = request.app.state.signature_failures
+    report = tracker.observe(source, reason)
+    if report is None:
+        return
+    log.warning(
+        "webhook signature rejected: reason=%s source=%s (%s more from this source in its last window)",
+        reason, source, report.suppressed_since_last,
+    )  # fmt: skip
+    try:
+        await run_in_threadpool(
+            audit.record_now, db, "webhook", "webhook.signature_failure", source, reason=reason,
+            suppressed_since_last=report.suppressed_since_last, previous_reasons=report.previous_reasons,
+        )  # fmt: skip
+    except SQLAlchemyError:
+        log.warning("could not audit the signature failure: database unavailable")
+
+
 def app_id_of(request: Request, configured: int | None) -> int:
     """The App a delivery belongs to: GitHub names it in a header for App webhooks."""
     if request.headers.get("x-github-hook-installation-target-type") == "integration":
@@ -109,14 +132,14 @@ async def receive_github_webhook(
             )
         except signatures.SignatureError as exc:
             metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
-            client = request.client.host if request.client else "-"
-            log.warning("webhook signature rejected: reason=%s source=%s", exc.reason, client)
+            await _report_signature_failure(request, db, exc.reason)
             raise ProblemError(401, exc.detail, code=f"signature-{exc.reason}") from None
         if not x_github_event:
             raise ProblemError(400, "X-GitHub-Event header is missing", code="missing-header")
         if not x_github_delivery or len(x_github_delivery) > 64:
             raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
         event_label = metrics.event_label(x_github_event)
+        structlog.contextvars.bind_contextvars(delivery_id=x_github_delivery, event=event_label)
         payload = parse_payload(body, request.headers.get("content-type", ""))
         action = payload.get("action")
         incoming = intake.IncomingDelivery(

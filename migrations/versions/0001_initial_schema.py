@@ -187,6 +187,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("queued_at", reviewops.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("processed_at", reviewops.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", reviewops.db.types.UTCDateTime(timezone=True), nullable=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from reviewops import __version__
-from reviewops.cli import run, webhooks
+from reviewops.cli import retention, run, secrets, webhooks
 
 app = typer.Typer(
     name="reviewops",
@@ -19,6 +19,8 @@ app.command("api")(run.api)
 app.command("worker")(run.worker)
 app.command("migrate")(run.migrate)
 app.command("send-test-webhook")(webhooks.send_test_webhook)
+app.command("rotate-webhook-secret")(secrets.rotate_webhook_secret)
+app.add_typer(retention.app, name="retention")
 
 
 @app.command("version")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 from pydantic import SecretStr
 
 from reviewops.cli.common import dev_secret_path, ensure_dev_secret, settings_or_exit
+from reviewops.telemetry.logging import uvicorn_log_config
 
 
 def migrate() -> None:
@@ -49,7 +51,13 @@ def serve(
         f"  try it:      reviewops send-test-webhook --url http://{bind_host}:{bind_port}/webhooks/github"
     )
     try:
-        uvicorn.run(app, host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+        uvicorn.run(
+            app,
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(),
+        )
     finally:
         worker.stop(timeout=int(settings.worker_shutdown_timeout_seconds * 1000))
         broker.close()
@@ -69,6 +77,11 @@ def api(
             err=True,
         )
         raise typer.Exit(2)
+    from reviewops.telemetry.exposition import prepare_multiprocess_dir
+
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        typer.echo("warning: several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one process", err=True)
+    prepare_multiprocess_dir()
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -76,6 +89,7 @@ def api(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),
     )
 
 

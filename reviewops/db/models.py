@@ -122,6 +122,7 @@ class WebhookDelivery(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.RECEIVED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    status_reason: Mapped[str | None] = mapped_column(Text)  # why it was ignored, e.g. "draft pull request"
     queued_at: Mapped[datetime | None] = mapped_column()
     processed_at: Mapped[datetime | None] = mapped_column()
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from reviewops.db.types import utcnow
 from reviewops.errors import PermanentError
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
+from reviewops.telemetry.tracing import tracer
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,24 @@ class Context:
     session: Session
     settings: Settings
     delivery: WebhookDelivery
+    reason: str | None = None  # stored as the delivery's status_reason: why it was ignored or what it did
+    command: str | None = None  # a recognised /review or /reviewops command
+
+    def ignore(self, reason: str) -> str:
+        self.reason = reason
+        return DeliveryStatus.IGNORED.value
 
 
 # A handler returns the final delivery status (processed or ignored).
 Handler = Callable[[Context], str]
+
+
+def _pr_number(payload: dict[str, object]) -> int | None:
+    for key in ("pull_request", "issue"):
+        item = payload.get(key)
+        if isinstance(item, dict) and isinstance(item.get("number"), int):
+            return int(item["number"])
+    return None
 
 
 def process_delivery(
@@ -44,10 +60,16 @@ def process_delivery(
     leaves the delivery retryable and creates nothing twice.
     """
     started = time.perf_counter()
-    with db.session() as session:
+    with tracer().start_as_current_span("db.claim_delivery"), db.session() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None:
             raise PermanentError(f"delivery {delivery_id} does not exist")
+        structlog.contextvars.bind_contextvars(
+            delivery_id=delivery.delivery_guid,
+            tenant=delivery.installation_id,
+            repository=delivery.repository,
+            pr=_pr_number(delivery.payload),
+        )
         if delivery.status in FINISHED:
             log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
             return delivery.status
@@ -55,15 +77,18 @@ def process_delivery(
         delivery.status = DeliveryStatus.PROCESSING.value
         delivery.attempts += 1
     try:
-        with db.session() as session:
+        route_span = tracer().start_as_current_span(
+            f"route {event}", attributes={"github.event": event, "github.action": action or ""}
+        )
+        with route_span, db.session() as session:
             delivery = session.execute(
                 select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
             ).scalar_one()
             handler = router(event, action)
-            outcome = (
-                handler(Context(session, settings, delivery)) if handler else DeliveryStatus.IGNORED.value
-            )
+            ctx = Context(session, settings, delivery)
+            outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
             delivery.status = outcome
+            delivery.status_reason = ctx.reason
             delivery.error = None
             delivery.processed_at = utcnow()
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import dramatiq
@@ -11,6 +12,13 @@ from dramatiq.brokers.stub import StubBroker
 LIVE_QUEUE = "reviews"
 REPLAY_QUEUE = "reviews.replay"
 PROCESS_DELIVERY = "process_delivery"
+_MESSAGE_NS = uuid.UUID("5d7f6f3e-8a3b-4a0e-9a57-6f1c2b9d4e21")
+
+
+def delivery_message_id(delivery_id: int) -> str:
+    """Deterministic message id per delivery: the outbox sweeper can ask the broker whether it still holds
+    a delivery's message, and a re-enqueue overwrites instead of duplicating the body."""
+    return str(uuid.uuid5(_MESSAGE_NS, f"delivery:{delivery_id}"))
 
 
 def build_broker(
@@ -22,9 +30,13 @@ def build_broker(
         redis_kwargs.setdefault("socket_connect_timeout", 2)
         redis_kwargs.setdefault("socket_timeout", 5)
         broker = RedisBroker(url=redis_url, namespace=namespace, **redis_kwargs)
+        broker.add_middleware(MessageLocator())
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")
+    from reviewops.queue.tracing import TracingMiddleware
+
+    broker.add_middleware(TracingMiddleware())
     for queue in (LIVE_QUEUE, REPLAY_QUEUE):
         broker.declare_queue(queue)
     return broker
@@ -39,6 +51,59 @@ def enqueue_delivery(
 ) -> dramatiq.Message[Any]:
     """Send `process_delivery(delivery_id)`: messages carry ids, never payloads."""
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=queue, actor_name=PROCESS_DELIVERY, args=(delivery_id,), kwargs={}, options=options or {}
+        queue_name=queue,
+        actor_name=PROCESS_DELIVERY,
+        args=(delivery_id,),
+        kwargs={},
+        options=options or {},
+        message_id=delivery_message_id(delivery_id),
     )
     return broker.enqueue(message)
+
+
+def broker_holds(broker: dramatiq.Broker, delivery_id: int) -> bool:
+    """Whether a Redis broker still holds the delivery's current message: ready, in flight, delayed or in
+    dramatiq's own dead-letter set. An in-process broker lives and dies with the process: always True."""
+    client = getattr(broker, "client", None)
+    if client is None:
+        return True
+    located = client.hget(MessageLocator.KEY, str(delivery_id))
+    if located is None:
+        return False
+    queue, _, redis_id = located.decode().partition("|")
+    namespace = getattr(broker, "namespace", "dramatiq")
+    base = queue.removesuffix(".DQ")
+    pipe = client.pipeline(transaction=False)
+    for key in (f"{queue}.msgs", f"{base}.XQ.msgs"):
+        pipe.hexists(f"{namespace}:{key}", redis_id)
+    return any(pipe.execute())
+
+
+class MessageLocator(dramatiq.Middleware):
+    """Remembers which Redis message currently carries each delivery (dramatiq keys messages by a random
+    `redis_message_id`, new on every retry), so the outbox sweeper can tell a message the broker lost."""
+
+    KEY = "reviewops:delivery-messages"
+    _FORGET = (
+        "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+        "return redis.call('HDEL', KEYS[1], ARGV[1]) end"
+    )
+
+    @staticmethod
+    def _delivery_of(message: Any) -> str | None:
+        if message.actor_name.startswith(PROCESS_DELIVERY) and message.args:
+            return str(message.args[0])
+        return None
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
+        client, delivery = getattr(broker, "client", None), self._delivery_of(message)
+        redis_id = message.options.get("redis_message_id")
+        if client is not None and delivery and redis_id:
+            client.hset(self.KEY, delivery, f"{message.queue_name}|{redis_id}")
+
+    def after_ack(self, broker: dramatiq.Broker, message: Any) -> None:
+        client, delivery = getattr(broker, "client", None), self._delivery_of(message)
+        redis_id = message.options.get("redis_message_id")
+        if client is not None and delivery and redis_id:
+            # Only forget it if no retry has replaced it in the meantime.
+            client.eval(self._FORGET, 1, self.KEY, delivery, f"{message.queue_name}|{redis_id}")

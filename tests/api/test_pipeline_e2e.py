@@ -26,9 +26,11 @@ def expected_outcome(relative: str) -> tuple[str, bool]:
     event = relative.split("/")[0]
     if event == "ping":
         return "processed", False
-    action = load_payload(relative)["action"]
-    if action in {"opened", "synchronize", "reopened"}:
-        return "processed", True
+    payload = load_payload(relative)
+    if payload["action"] in {"opened", "synchronize", "reopened", "ready_for_review"}:
+        return ("ignored", False) if payload["pull_request"]["draft"] else ("processed", True)
+    if payload["action"] == "closed":
+        return "processed", False
     return "ignored", False
 
 

@@ -1,0 +1,1 @@
+"""ReviewOps benchmarks: every number is a ratio against a baseline measured in the same run."""

@@ -1,0 +1,43 @@
+"""`python -m bench [--quick] [NAME ...]`: run the benchmarks, print the table, write bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from bench.common import Row, environment, table, write_results
+
+BENCHMARKS = ["ingest", "queue", "ratelimit", "replay", "engine", "scaling"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})"
+    )
+    parser.add_argument("--quick", action="store_true", help="short smoke run (numbers are not meaningful)")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    names = args.names or BENCHMARKS
+    rows: list[Row] = []
+    with environment(args.quick) as env:
+        for name in names:
+            module = importlib.import_module(f"bench.{name}")
+            started = time.perf_counter()
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            rows.extend(module.run(env))
+            print(f"  {name} done in {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
+    print(table(rows))
+    path = write_results(rows, args.quick)
+    print(f"\nresults written to {path}")
+    failed = [r for r in rows if r.passed is False]
+    if failed:
+        print(f"{len(failed)} target(s) missed: " + ", ".join(f"{r.benchmark}/{r.metric}" for r in failed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Shared plumbing: real PostgreSQL and Redis started like the tests start them, result rows, the table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reviewops.db.migrate import upgrade
+from tests.support.servers import RedisServer, postgres_server
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Row:
+    """One line of the table. `ratio` is reviewops / baseline; `target` states what it must be."""
+
+    benchmark: str
+    metric: str
+    reviewops: float
+    baseline: float | None
+    unit: str
+    target: str = ""
+    passed: bool | None = None
+    notes: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return self.reviewops / self.baseline  # type: ignore[operator]
+
+
+@dataclass
+class BenchEnv:
+    database_url: str
+    redis_url: str
+    quick: bool
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def environment(quick: bool) -> Iterator[BenchEnv]:
+    redis = RedisServer()
+    redis.start()
+    try:
+        with postgres_server() as url:
+            upgrade(url)
+            yield BenchEnv(database_url=url, redis_url=redis.url, quick=quick)
+    finally:
+        redis.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def table(rows: list[Row]) -> str:
+    header = ("benchmark", "metric", "ReviewOps", "baseline", "ratio", "target", "ok")
+    lines = [header]
+    for r in rows:
+        lines.append((
+            r.benchmark, f"{r.metric} ({r.unit})", f"{r.reviewops:.4g}",
+            "-" if r.baseline is None else f"{r.baseline:.4g}",
+            "-" if r.ratio is None else f"{r.ratio:.3f}", r.target,
+            "-" if r.passed is None else ("yes" if r.passed else "NO"),
+        ))  # fmt: skip
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    out = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "system": f"{platform.system()} {platform.release()}"}  # fmt: skip
+
+
+def write_results(rows: list[Row], quick: bool, path: Path | None = None) -> Path:
+    path = path or RESULTS / ("quick.json" if quick else "latest.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"machine": machine(), "quick": quick,
+            "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}  # fmt: skip
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path

@@ -1,0 +1,79 @@
+"""Webhook ingest: the real API under uvicorn vs a bare 202 endpoint on the same server.
+
+Targets (issue 10): ReviewOps' throughput >= 50 % of the bare endpoint's; p99 acknowledgement < 50 ms
+at 500 requests/s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import BenchEnv, Row, median, percentile
+from tests.support.servers import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = ROOT / "tests/fixtures/github-webhooks/pull_request/opened.payload.json"
+SECRET = "bench-secret"
+
+
+def _loadgen(url: str, mode: str, seconds: float, rate: float = 500, concurrency: int = 32) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", "--url", url, "--mode", mode, "--seconds", str(seconds),
+         "--rate", str(rate), "--concurrency", str(concurrency), "--body", str(BODY), "--secret", SECRET],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def run(env: BenchEnv) -> list[Row]:
+    port = free_port()
+    server_env = {
+        **os.environ,
+        "REVIEWOPS_DATABASE_URL": env.database_url,
+        "REVIEWOPS_REDIS_URL": env.redis_url,
+        "REVIEWOPS_WEBHOOK_SECRETS": SECRET,
+        "REVIEWOPS_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.ingest_app:create", "--factory", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    seconds = 3.0 if env.quick else 10.0
+    try:
+        wait_for_port(port, timeout=30)
+        base = f"http://127.0.0.1:{port}"
+        real_rate = _loadgen(f"{base}/webhooks/github", "rate", seconds)
+        bare_rate = _loadgen(f"{base}/bare", "rate", seconds)
+        real_max = _loadgen(f"{base}/webhooks/github", "max", seconds)
+        bare_max = _loadgen(f"{base}/bare", "max", seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    for name, result in (("real", real_rate), ("real max", real_max)):
+        bad = {k: v for k, v in result["statuses"].items() if k != "202"}
+        if bad:
+            raise RuntimeError(f"ingest benchmark ({name}) saw non-202 answers: {bad}")
+    rl, bl = [x * 1000 for x in real_rate["latencies"]], [x * 1000 for x in bare_rate["latencies"]]
+    real_tp = real_max["count"] / real_max["elapsed"]
+    bare_tp = bare_max["count"] / bare_max["elapsed"]
+    p99 = percentile(rl, 99)
+    return [
+        Row("webhook ingest", "max throughput", real_tp, bare_tp, "req/s", "ratio >= 0.5", real_tp / bare_tp >= 0.5),
+        Row("webhook ingest", "p50 ack @500 rps", median(rl), median(bl), "ms"),
+        Row("webhook ingest", "p99 ack @500 rps", p99, percentile(bl, 99), "ms", "< 50 ms", p99 < 50),
+        Row("webhook ingest", "achieved rate @500 rps", real_rate["count"] / real_rate["elapsed"],
+            bare_rate["count"] / bare_rate["elapsed"], "req/s"),
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    from bench.__main__ import main
+
+    main(["ingest", *sys.argv[1:]])

@@ -1,0 +1,54 @@
+"""`rotate-webhook-secret`: a new secret and the exact steps to roll it out without dropping deliveries."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import typer
+
+from reviewops.cli.common import settings_or_exit
+
+STEPS = """New webhook secret (shown once; store it in your secret manager now):
+
+  {secret}
+
+Rotate without dropping a delivery:
+  1. Put the new secret FIRST and keep the old one(s):
+       REVIEWOPS_WEBHOOK_SECRETS={secret},<old secret>
+     Helm: set secrets.webhookSecrets (or your existingSecret's key) to "{secret},<old secret>",
+     then `helm upgrade` and wait for the API pods to roll.
+  2. In GitHub: your App's settings -> General -> Webhook secret: paste the new secret, Save changes.
+  3. Check: reviewops send-test-webhook --url https://<your-host>/webhooks/github --secret {secret}
+     (expect HTTP 202), and watch reviewops_webhook_signature_failures_total stay flat.
+  4. Remove the old secret: REVIEWOPS_WEBHOOK_SECRETS={secret}, `helm upgrade` again.
+Currently configured secrets: {count}."""
+
+
+def rotate_webhook_secret(
+    audit: Annotated[
+        bool, typer.Option(help="Record the rotation in the audit log (needs the database).")
+    ] = True,
+    nbytes: Annotated[int, typer.Option("--bytes", min=16, max=128, help="Random bytes in the secret.")] = 32,
+) -> None:
+    """Print a new random webhook secret and the exact steps to rotate to it."""
+    settings = settings_or_exit()
+    value = secrets.token_hex(nbytes)
+    typer.echo(STEPS.format(secret=value, count=len(settings.webhook_secrets)))
+    if audit:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from reviewops.db.session import Database
+        from reviewops.pipeline.audit import record_now
+
+        db = Database(settings.database_url)
+        try:
+            record_now(
+                db, "cli", "webhook_secret.rotation_started", None, configured=len(settings.webhook_secrets)
+            )
+        except SQLAlchemyError as exc:
+            typer.echo(
+                f"warning: rotation not audited (database unavailable: {type(exc).__name__})", err=True
+            )
+        finally:
+            db.dispose()

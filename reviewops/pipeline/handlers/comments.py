@@ -1,0 +1,75 @@
+"""`issue_comment` commands on pull requests: /review, /review full, /reviewops pause|resume|help."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from reviewops.db.models import DeliveryStatus, TenantStatus
+from reviewops.pipeline import audit
+from reviewops.pipeline.handlers.pull_request import new_review
+from reviewops.pipeline.processing import Context
+from reviewops.pipeline.tenants import ensure_repository, ensure_tenant
+
+_COMMAND = re.compile(r"^\s*/(review(?:ops)?)\b[ \t]*([A-Za-z-]*)", re.IGNORECASE)
+COMMANDS = ("review", "review-full", "pause", "resume", "help")
+
+HELP_TEXT = """ReviewOps commands (comment on the pull request):
+- `/review`: review the changes since the last reviewed commit
+- `/review full`: review the whole pull request again
+- `/reviewops pause` / `/reviewops resume`: stop or restart automatic reviews in this repository
+- `/reviewops help`: this message"""
+
+
+def parse_command(body: str | None) -> str | None:
+    """The command on the comment's first line, or None. Unknown `/reviewops x` asks for help."""
+    if not body:
+        return None
+    match = _COMMAND.match(body.splitlines()[0] if body.strip() else "")
+    if not match:
+        return None
+    word, arg = match.group(1).lower(), match.group(2).lower()
+    if word == "review":
+        return "review-full" if arg == "full" else "review" if arg == "" else None
+    return arg if arg in ("pause", "resume", "help") else "help"
+
+
+def is_bot(comment: dict[str, Any]) -> bool:
+    user = comment.get("user") or {}
+    return (
+        user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+        or comment.get("performed_via_github_app") is not None
+    )  # fmt: skip
+
+
+def handle_issue_comment(ctx: Context) -> str:
+    payload = ctx.delivery.payload
+    if ctx.delivery.action != "created":
+        return ctx.ignore("only new comments carry commands")
+    issue = payload.get("issue") or {}
+    comment = payload.get("comment") or {}
+    if not issue.get("pull_request"):
+        return ctx.ignore("comment is not on a pull request")
+    if is_bot(comment):
+        return ctx.ignore("comment by a bot")
+    command = parse_command(comment.get("body"))
+    if command is None:
+        return ctx.ignore("no ReviewOps command in the comment")
+    tenant = ensure_tenant(ctx.session, payload)
+    ctx.delivery.tenant_id = tenant.id if tenant else None
+    if tenant is not None and tenant.status != TenantStatus.ACTIVE.value:
+        return ctx.ignore(f"tenant is {tenant.status}")
+    repo = ensure_repository(ctx.session, tenant, payload.get("repository") or {}) if tenant else None
+    ctx.command = command
+    pr_number = int(issue.get("number") or 0)
+    if command in ("review", "review-full"):
+        # The comment does not carry the head SHA: the review engine reads it from the PR.
+        new_review(ctx, tenant.id if tenant else None, pr_number, "", None, f"command:{command}")
+    elif command in ("pause", "resume") and repo is not None:
+        repo.paused = command == "pause"
+        audit.record(
+            ctx.session, str((comment.get("user") or {}).get("login", "unknown")), f"repository.{command}",
+            repo.full_name, tenant_id=tenant.id if tenant else None, delivery=ctx.delivery.delivery_guid,
+        )  # fmt: skip
+    ctx.reason = f"command /{command.replace('-', ' ')}"
+    return DeliveryStatus.PROCESSED.value

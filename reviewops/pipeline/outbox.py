@@ -1,0 +1,146 @@
+"""The transactional outbox: deliveries committed but not (or no longer) on the broker are put back.
+
+Two cases, both found from the database, never from the broker's memory of itself:
+- `received` rows: the broker was down when the webhook arrived (the API still answered 202);
+- `queued`/`processing`/`failed` rows whose message the broker no longer holds (e.g. Redis restarted
+  without persistence). The broker's current message per delivery is tracked (MessageLocator), so
+  this is a cheap HGET + HEXISTS per row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dramatiq
+from sqlalchemy import func, select, update
+
+from reviewops.db.models import DeliveryStatus, WebhookDelivery
+from reviewops.db.session import Database
+from reviewops.db.types import utcnow
+from reviewops.queue.broker import LIVE_QUEUE, broker_holds, enqueue_delivery
+from reviewops.telemetry import metrics
+
+log = logging.getLogger(__name__)
+IN_FLIGHT = (DeliveryStatus.QUEUED.value, DeliveryStatus.PROCESSING.value, DeliveryStatus.FAILED.value)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    enqueued: int
+    recovered: int
+    pending: int
+    broker_down: bool = False
+
+
+def _claim_received(db: Database, cutoff_seconds: float, limit: int) -> list[int]:
+    cutoff = utcnow() - timedelta(seconds=cutoff_seconds)
+    with db.session() as session:
+        ids = (
+            session.execute(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.RECEIVED.value,
+                    WebhookDelivery.updated_at <= cutoff,
+                )
+                .order_by(WebhookDelivery.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+    return list(ids)
+
+
+def _enqueue_claimed(db: Database, broker: dramatiq.Broker, delivery_id: int) -> bool:
+    """Claim a `received` row (so concurrent sweepers enqueue it once), then enqueue; undo on failure."""
+    with db.session() as session:
+        claimed = session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED.value)
+            .values(status=DeliveryStatus.QUEUED.value, queued_at=utcnow(), updated_at=utcnow())
+            .returning(WebhookDelivery.id)
+        ).first()
+    if claimed is None:
+        return True
+    try:
+        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE)
+        return True
+    except Exception as exc:
+        log.warning("outbox: broker still unavailable (%s)", type(exc).__name__)
+        with db.session() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.QUEUED.value
+                )
+                .values(status=DeliveryStatus.RECEIVED.value, queued_at=None)
+            )
+        return False
+
+
+def _recover_lost(db: Database, broker: dramatiq.Broker, stale_seconds: float, limit: int) -> int:
+    if getattr(broker, "client", None) is None:
+        return 0
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    with db.session() as session:
+        rows = (
+            session.execute(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.status.in_(IN_FLIGHT), WebhookDelivery.updated_at <= cutoff)
+                .order_by(WebhookDelivery.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+    recovered = 0
+    for delivery_id in rows:
+        if broker_holds(broker, delivery_id):
+            continue
+        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE)
+        with db.session() as session:
+            session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(updated_at=utcnow())
+            )
+        recovered += 1
+        log.warning("outbox: delivery %s was lost by the broker and has been re-enqueued", delivery_id)
+    return recovered
+
+
+def sweep(
+    db: Database,
+    broker: dramatiq.Broker,
+    *,
+    received_after: float = 10.0,
+    stale_after: float = 120.0,
+    limit: int = 500,
+) -> SweepResult:
+    enqueued, broker_down, recovered = 0, False, 0
+    for delivery_id in _claim_received(db, received_after, limit):
+        if not _enqueue_claimed(db, broker, delivery_id):
+            broker_down = True
+            break
+        enqueued += 1
+    if not broker_down:
+        try:
+            recovered = _recover_lost(db, broker, stale_after, limit)
+        except Exception as exc:  # broker errors of several kinds; the next sweep tries again
+            log.warning("outbox: could not check the broker (%s)", type(exc).__name__)
+            broker_down = True
+    with db.session() as session:
+        pending = session.execute(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == DeliveryStatus.RECEIVED.value)
+        ).scalar_one()
+    metrics.OUTBOX_PENDING.set(pending)
+    if enqueued or recovered:
+        log.info(
+            "outbox: enqueued %s stored and %s lost deliveries; %s still pending",
+            enqueued,
+            recovered,
+            pending,
+        )
+    return SweepResult(enqueued, recovered, pending, broker_down)

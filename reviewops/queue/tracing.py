@@ -1,0 +1,79 @@
+"""Trace context across the queue: W3C `traceparent` goes into each message's options on enqueue and
+becomes the parent of the worker's span, so one delivery is one trace from webhook to GitHub."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import dramatiq
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from reviewops.telemetry.tracing import tracer
+
+_CARRIER_KEYS = ("traceparent", "tracestate")
+
+
+class TracingMiddleware(dramatiq.Middleware):
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _stack(self) -> dict[str, Any]:
+        if not hasattr(self._local, "spans"):
+            self._local.spans = {}
+        spans: dict[str, Any] = self._local.spans
+        return spans
+
+    def before_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
+        span = tracer().start_span(
+            f"enqueue {message.actor_name}",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "dramatiq", "messaging.destination.name": message.queue_name,
+                        "messaging.message.id": message.message_id, "reviewops.delay_ms": delay or 0},
+        )  # fmt: skip
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        for key in _CARRIER_KEYS:
+            if key in carrier:
+                message.options[key] = carrier[key]
+        self._stack()[f"enqueue:{message.message_id}"] = span
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
+        span = self._stack().pop(f"enqueue:{message.message_id}", None)
+        if span is not None:
+            span.end()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        parent = propagate.extract({k: message.options[k] for k in _CARRIER_KEYS if k in message.options})
+        span = tracer().start_span(
+            f"process {message.actor_name}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "dramatiq", "messaging.destination.name": message.queue_name,
+                        "messaging.message.id": message.message_id,
+                        "reviewops.retries": int(message.options.get("retries", 0))},
+        )  # fmt: skip
+        token = context.attach(trace.set_span_in_context(span))
+        self._stack()[f"process:{message.message_id}"] = (span, token)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        entry = self._stack().pop(f"process:{message.message_id}", None)
+        if entry is None:
+            return
+        span, token = entry
+        if exception is not None:
+            span.record_exception(exception)
+            span.set_status(Status(StatusCode.ERROR, type(exception).__name__))
+        span.end()
+        context.detach(token)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        self.after_process_message(broker, message)

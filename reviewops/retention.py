@@ -1,0 +1,87 @@
+"""Retention: delete old deliveries, reviews (with their findings) and replayed dead letters in batches.
+
+Batches keep each transaction short, so a purge of millions of rows never holds locks that stall the
+webhook intake, and progress is visible as it goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from reviewops.db.models import DeadLetter, DeliveryStatus, Review, WebhookDelivery
+from reviewops.db.session import Database
+
+FINISHED_DELIVERIES = (
+    DeliveryStatus.PROCESSED.value,
+    DeliveryStatus.IGNORED.value,
+    DeliveryStatus.DEAD.value,
+)
+FINISHED_REVIEWS = ("completed", "skipped", "superseded", "cancelled", "failed")
+
+
+@dataclass
+class PurgeResult:
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+def _targets(cutoff: datetime) -> list[tuple[str, type, InstrumentedAttribute[int], ColumnElement[bool]]]:
+    return [
+        ("reviews", Review, Review.id, (Review.created_at < cutoff) & Review.status.in_(FINISHED_REVIEWS)),
+        (
+            "webhook_deliveries",
+            WebhookDelivery,
+            WebhookDelivery.id,
+            (WebhookDelivery.created_at < cutoff) & WebhookDelivery.status.in_(FINISHED_DELIVERIES),
+        ),
+        (
+            "dead_letters",
+            DeadLetter,
+            DeadLetter.id,
+            (DeadLetter.last_failed_at < cutoff) & (DeadLetter.replay_state == "replayed"),
+        ),
+    ]
+
+
+def purge(
+    db: Database,
+    cutoff: datetime,
+    *,
+    batch_size: int = 1000,
+    dry_run: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> PurgeResult:
+    """Delete finished rows created before `cutoff`; unfinished work is never deleted."""
+    result = PurgeResult()
+    for name, model, pk, condition in _targets(cutoff):
+        with db.session() as session:
+            total = int(
+                session.execute(select(func.count()).select_from(model).where(condition)).scalar_one()
+            )
+        if dry_run or total == 0:
+            result.deleted[name] = total
+            continue
+        done = 0
+        while True:
+            with db.session() as session:
+                ids = (
+                    session.execute(select(pk).where(condition).order_by(pk).limit(batch_size))
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    break
+                session.execute(delete(model).where(pk.in_(ids)))
+            done += len(ids)
+            if progress:
+                progress(name, done, total)
+        result.deleted[name] = done
+    return result
