@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from reviewops.telemetry.exposition import registry
 from tests.charts.promql import all_exprs, dashboards, metric_names, parse, variable_metrics
 
 # Metrics named in dashboards/alerts whose code is on other branches (queues, DLQ, LLM, GitHub client, tenant
@@ -74,7 +75,7 @@ def expositions(client: Any) -> dict[str, str]:
     import worker.actors  # noqa: F401  (the worker's metrics are registered by its modules)
 
     port = free_port()
-    server, thread = start_http_server(port, addr="127.0.0.1")
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry())  # as worker.main.run
     try:
         texts["worker"] = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:

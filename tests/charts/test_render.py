@@ -186,7 +186,7 @@ def test_settings_reach_the_processes_under_their_real_names(rendered: Rendered)
     for _, pod in rendered.pod_specs():
         for container in pod["containers"]:
             names |= {e["name"] for e in container.get("env", [])}
-    unknown = names - known - not_yet
+    unknown = names - known - not_yet - {"PROMETHEUS_MULTIPROC_DIR"}
     assert not unknown, f"the chart sets variables no process reads: {unknown}"
     assert config["REVIEWOPS_HOST"] == "0.0.0.0" and config["REVIEWOPS_PORT"] == "8000"
 
@@ -413,3 +413,13 @@ def test_readme_values_table_is_current() -> None:
     # every top-level value is in the table, directly or through its children
     for top in chart().values:
         assert any(k == top or k.startswith(top + ".") for k in documented), top
+
+
+def test_several_uvicorn_workers_share_their_metrics() -> None:
+    def api_env(values: dict[str, Any]) -> dict[str, Any]:
+        pod = render(values).one("Deployment", "reviewops-api")["spec"]["template"]["spec"]
+        return {e["name"]: e for e in pod["containers"][0]["env"]}
+
+    assert "PROMETHEUS_MULTIPROC_DIR" not in api_env({})
+    env = api_env({"api": {"uvicornWorkers": 3}})
+    assert env["PROMETHEUS_MULTIPROC_DIR"]["value"].startswith("/tmp/"), "the only writable place"
