@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 import dramatiq
+import redis
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import ProblemError
+from reviewops.db.models import TenantStatus
 from reviewops.db.session import Database
+from reviewops.ratelimit import Decision, check_api, default_limits, ratelimit_headers
 from reviewops.settings import Settings
+from reviewops.telemetry import metrics
+from reviewops.tenancy import apikeys
 
 
 def get_settings(request: Request) -> Settings:
@@ -59,3 +67,72 @@ def require_admin(
 
 
 AdminDep = Annotated[str, Depends(require_admin)]
+
+
+def get_redis(request: Request) -> redis.Redis | None:
+    """The API's Redis client (rate limits, policy store, events); None in the embedded default."""
+    client: redis.Redis | None = request.app.state.redis
+    return client
+
+
+RedisDep = Annotated[redis.Redis | None, Depends(get_redis)]
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """Who is calling the tenant API: resolved from the API key, never from the request's parameters."""
+
+    tenant_id: int
+    installation_id: int
+    key_id: str
+    decision: Decision
+
+
+_bearer = HTTPBearer(auto_error=False, description="A tenant API key: rk_<key_id>_<secret>")
+RATELIMIT_STATE = "ratelimit_headers"
+
+
+def _authenticate(db: Database, token: str) -> apikeys.Authenticated | None:
+    with db.session() as session:
+        return apikeys.authenticate(session, token)
+
+
+async def require_tenant(
+    request: Request,
+    settings: SettingsDep,
+    db: DbDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TenantContext:
+    """Authenticate the tenant key, then count the request against the tenant's live rate limit.
+
+    The RateLimit headers go on every response of the request (see api.middleware), a 429 included.
+    """
+    token = credentials.credentials if credentials else ""
+    if not token:
+        raise ProblemError(
+            401, "missing tenant API key", code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+        )
+    auth = await run_in_threadpool(_authenticate, db, token)
+    if auth is None:
+        raise ProblemError(
+            401, "invalid or revoked API key", code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if auth.tenant_status != TenantStatus.ACTIVE.value:
+        raise ProblemError(403, f"tenant is {auth.tenant_status}", code="tenant-inactive")
+    limiter = request.app.state.limiter
+    decision = await run_in_threadpool(check_api, limiter, auth.installation_id, default_limits(settings))
+    headers = ratelimit_headers(decision)
+    request.state.ratelimit_headers = headers
+    if not decision.allowed:
+        metrics.RATE_LIMITED.labels("api").inc()
+        raise ProblemError(
+            429,
+            f"rate limit of {decision.rate} requests per minute exceeded; retry in "
+            f"{headers['Retry-After']}s",
+            code="rate-limited",
+            headers=headers,
+        )
+    return TenantContext(auth.tenant_id, auth.installation_id, auth.key_id, decision)
+
+
+TenantDep = Annotated[TenantContext, Depends(require_tenant)]

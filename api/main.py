@@ -9,17 +9,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import dramatiq
+import redis
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.concurrency import run_in_threadpool
 
+from api.middleware import RateLimitHeaders
 from api.problems import install_problem_handlers
-from api.routers import deliveries, health, webhooks
+from api.routers import (
+    admin_api_keys,
+    admin_features,
+    admin_limits,
+    admin_stats,
+    admin_tenants,
+    deliveries,
+    events,
+    findings,
+    health,
+    reviews,
+    usage,
+    webhooks,
+)
 from reviewops import __version__
 from reviewops.db.session import Database
 from reviewops.pipeline import outbox
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import build_broker
+from reviewops.ratelimit import LocalGcra, RedisGcra
 from reviewops.settings import Settings, load_settings
 from reviewops.telemetry.tracing import setup_tracing
 
@@ -46,6 +63,7 @@ def create_app(
     owns_db, owns_broker = db is None, broker is None
     db = db or Database(settings.database_url)
     broker = broker or build_broker(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5) if settings.redis_url else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +75,8 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        if client is not None:
+            client.close()
         if owns_broker:
             broker.close()
         if owns_db:
@@ -76,7 +96,28 @@ def create_app(
     setup_tracing("reviewops-api")
     # Probes and scrapes would drown real requests in traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health$,/ready$,/metrics$")
+    app.state.redis = client
+    app.state.limiter = RedisGcra(client) if client is not None else LocalGcra()
+    install_problem_handlers(app)
+    app.add_middleware(RateLimitHeaders)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After"],
+        )
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(reviews.router)
+    app.include_router(findings.router)
+    app.include_router(usage.router)
+    app.include_router(events.router)
+    app.include_router(admin_tenants.router)
+    app.include_router(admin_features.router)
+    app.include_router(admin_limits.router)
+    app.include_router(admin_api_keys.router)
+    app.include_router(admin_stats.router)
     return app

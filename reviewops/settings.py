@@ -99,6 +99,46 @@ class Settings(BaseSettings):
         default=2, gt=0, description="First retry delay (doubles each time)."
     )
     retry_max_backoff_seconds: float = Field(default=600, gt=0, description="Longest retry delay.")
+    # --- tenants: rate limits, quotas, fair scheduling, REST API ---
+    default_requests_per_minute: int = Field(
+        default=600, ge=1, description="REST API requests per minute of a tenant without its own limit."
+    )
+    default_burst: int = Field(
+        default=100, ge=1, description="REST API requests a tenant may send at once (GCRA burst)."
+    )
+    default_reviews_per_hour: int = Field(
+        default=200, ge=1, description="Reviews per hour of a tenant without its own limit; more are delayed."
+    )
+    default_llm_tokens_per_day: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="LLM tokens per UTC day of a tenant; over it reviews skip the LLM.",
+    )
+    tenant_max_concurrent_reviews: int = Field(
+        default=2,
+        ge=1,
+        description="Reviews of one tenant running at once across all workers; more wait their turn.",
+    )
+    fair_defer_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="First delay of a message whose tenant is at its concurrency cap (doubles per deferral).",
+    )
+    fair_defer_max_seconds: float = Field(
+        default=15.0, gt=0, description="Longest delay of a message deferred for fairness."
+    )
+    review_lease_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="Expiry of a tenant concurrency slot, so a crashed worker's slot frees itself.",
+    )
+    sse_heartbeat_seconds: float = Field(
+        default=15, gt=0, description="Interval of heartbeat comments on /api/v1/events."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed by CORS (dashboards). Empty: no CORS headers.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -110,6 +150,13 @@ class Settings(BaseSettings):
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("database_url")

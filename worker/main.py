@@ -11,6 +11,7 @@ import dramatiq
 
 from reviewops.db.session import Database
 from reviewops.queue.broker import build_broker
+from reviewops.queue.fairness import configure_fairness
 from reviewops.settings import Settings
 from reviewops.telemetry.tracing import setup_tracing
 from worker.actors import WorkerRuntime, register_actors
@@ -24,6 +25,7 @@ def start_worker(
     """Register the actors on `broker` and start consuming; the caller stops the returned worker."""
     setup_tracing("reviewops-worker")
     register_actors(broker, WorkerRuntime(settings=settings, db=db))
+    configure_fairness(broker, settings)
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     worker.start()
     return worker

@@ -159,8 +159,9 @@ async def receive_github_webhook(
         queued = False
         if result.status == "stored" or result.requeued:
             queued = await run_in_threadpool(
-                intake.hand_to_broker, db, broker, result.delivery_id, LIVE_QUEUE
-            )
+                intake.hand_to_broker, db, broker, result.delivery_id, LIVE_QUEUE,
+                tenant=incoming.installation_id,
+            )  # fmt: skip
         if result.status == "duplicate":
             outcome = "requeued" if result.requeued else "duplicate"
             metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()

@@ -106,13 +106,15 @@ def store(db: Database, incoming: IncomingDelivery) -> IntakeResult:
         return IntakeResult(existing.id, "duplicate", previous_status=existing.status)
 
 
-def hand_to_broker(db: Database, broker: dramatiq.Broker, delivery_id: int, queue: str) -> bool:
+def hand_to_broker(
+    db: Database, broker: dramatiq.Broker, delivery_id: int, queue: str, *, tenant: int | None = None
+) -> bool:
     """Enqueue a stored delivery and mark it queued. False (row left `received`) if the broker is down.
 
     A row left `received` is picked up by the outbox sweeper, so a broker outage loses nothing.
     """
     try:
-        enqueue_delivery(broker, delivery_id, queue=queue)
+        enqueue_delivery(broker, delivery_id, queue=queue, tenant=tenant)
     except Exception as exc:  # the broker raises connection errors of several kinds
         log.warning("broker unavailable, delivery %s left in outbox: %s", delivery_id, type(exc).__name__)
         return False

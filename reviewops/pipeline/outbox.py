@@ -34,26 +34,21 @@ class SweepResult:
     broker_down: bool = False
 
 
-def _claim_received(db: Database, cutoff_seconds: float, limit: int) -> list[int]:
+def _claim_received(db: Database, cutoff_seconds: float, limit: int) -> list[tuple[int, int | None]]:
     cutoff = utcnow() - timedelta(seconds=cutoff_seconds)
     with db.session() as session:
-        ids = (
-            session.execute(
-                select(WebhookDelivery.id)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.RECEIVED.value,
-                    WebhookDelivery.updated_at <= cutoff,
-                )
-                .order_by(WebhookDelivery.id)
-                .limit(limit)
+        rows = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.installation_id)
+            .where(
+                WebhookDelivery.status == DeliveryStatus.RECEIVED.value, WebhookDelivery.updated_at <= cutoff
             )
-            .scalars()
-            .all()
-        )
-    return list(ids)
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        ).all()
+    return [(row.id, row.installation_id) for row in rows]
 
 
-def _enqueue_claimed(db: Database, broker: dramatiq.Broker, delivery_id: int) -> bool:
+def _enqueue_claimed(db: Database, broker: dramatiq.Broker, delivery_id: int, tenant: int | None) -> bool:
     """Claim a `received` row (so concurrent sweepers enqueue it once), then enqueue; undo on failure."""
     with db.session() as session:
         claimed = session.execute(
@@ -65,7 +60,7 @@ def _enqueue_claimed(db: Database, broker: dramatiq.Broker, delivery_id: int) ->
     if claimed is None:
         return True
     try:
-        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE)
+        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE, tenant=tenant)
         return True
     except Exception as exc:
         log.warning("outbox: broker still unavailable (%s)", type(exc).__name__)
@@ -85,21 +80,17 @@ def _recover_lost(db: Database, broker: dramatiq.Broker, stale_seconds: float, l
         return 0
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     with db.session() as session:
-        rows = (
-            session.execute(
-                select(WebhookDelivery.id)
-                .where(WebhookDelivery.status.in_(IN_FLIGHT), WebhookDelivery.updated_at <= cutoff)
-                .order_by(WebhookDelivery.id)
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )
+        rows = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.installation_id)
+            .where(WebhookDelivery.status.in_(IN_FLIGHT), WebhookDelivery.updated_at <= cutoff)
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        ).all()
     recovered = 0
-    for delivery_id in rows:
+    for delivery_id, tenant in rows:
         if broker_holds(broker, delivery_id):
             continue
-        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE)
+        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE, tenant=tenant)
         with db.session() as session:
             session.execute(
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(updated_at=utcnow())
@@ -118,8 +109,8 @@ def sweep(
     limit: int = 500,
 ) -> SweepResult:
     enqueued, broker_down, recovered = 0, False, 0
-    for delivery_id in _claim_received(db, received_after, limit):
-        if not _enqueue_claimed(db, broker, delivery_id):
+    for delivery_id, tenant in _claim_received(db, received_after, limit):
+        if not _enqueue_claimed(db, broker, delivery_id, tenant):
             broker_down = True
             break
         enqueued += 1

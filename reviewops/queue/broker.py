@@ -9,6 +9,8 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
+from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
+
 LIVE_QUEUE = "reviews"
 REPLAY_QUEUE = "reviews.replay"
 PROCESS_DELIVERY = "process_delivery"
@@ -37,6 +39,7 @@ def build_broker(
     from reviewops.queue.tracing import TracingMiddleware
 
     broker.add_middleware(TracingMiddleware())
+    broker.add_middleware(TenantFairness(queues=frozenset({LIVE_QUEUE, REPLAY_QUEUE})))
     for queue in (LIVE_QUEUE, REPLAY_QUEUE):
         broker.declare_queue(queue)
     return broker
@@ -48,14 +51,21 @@ def enqueue_delivery(
     *,
     queue: str = LIVE_QUEUE,
     options: dict[str, Any] | None = None,
+    tenant: int | None = None,
 ) -> dramatiq.Message[Any]:
-    """Send `process_delivery(delivery_id)`: messages carry ids, never payloads."""
+    """Send `process_delivery(delivery_id)`: messages carry ids, never payloads.
+
+    `tenant` (the installation id) lets the fairness middleware cap the tenant's concurrent work.
+    """
+    options = dict(options or {})
+    if tenant is not None:
+        options[TENANT_OPTION] = tenant
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=queue,
         actor_name=PROCESS_DELIVERY,
         args=(delivery_id,),
         kwargs={},
-        options=options or {},
+        options=options,
         message_id=delivery_message_id(delivery_id),
     )
     return broker.enqueue(message)

@@ -49,3 +49,21 @@ DELIVERY_PROCESSING_SECONDS = Histogram(
     ["event"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+
+# --- tenants: rate limits, quotas, fair scheduling (per-tenant detail only via the REST API) ---
+RATE_LIMITED = Counter(
+    "reviewops_rate_limited_total",
+    "Requests or work held back by a tenant limit, by scope (api: 429 answered; reviews: review delayed; "
+    "llm_tokens: review ran without the LLM).",
+    ["scope"],
+)
+REVIEWS_DELAYED = Counter(
+    "reviewops_reviews_delayed_total", "Reviews scheduled later because the tenant was over reviews_per_hour."
+)
+LLM_TOKENS = Counter(
+    "reviewops_llm_tokens_total", "LLM tokens used, by kind (prompt, completion).", ["kind"]
+)
+FAIR_DEFERRALS = Counter(
+    "reviewops_fair_deferrals_total",
+    "Queue messages put back with a short delay because their tenant was at its concurrency cap.",
+)

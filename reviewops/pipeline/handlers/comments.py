@@ -7,7 +7,11 @@ from typing import Any
 
 from reviewops.db.models import DeliveryStatus, TenantStatus
 from reviewops.pipeline import audit
-from reviewops.pipeline.handlers.pull_request import new_review
+from reviewops.pipeline.handlers.pull_request import (
+    existing_review,
+    new_review,
+    resume_delayed,
+)
 from reviewops.pipeline.processing import Context
 from reviewops.pipeline.tenants import ensure_repository, ensure_tenant
 
@@ -44,6 +48,9 @@ def is_bot(comment: dict[str, Any]) -> bool:
 
 def handle_issue_comment(ctx: Context) -> str:
     payload = ctx.delivery.payload
+    earlier = existing_review(ctx)
+    if earlier is not None:
+        return resume_delayed(ctx, earlier)
     if ctx.delivery.action != "created":
         return ctx.ignore("only new comments carry commands")
     issue = payload.get("issue") or {}
@@ -64,8 +71,9 @@ def handle_issue_comment(ctx: Context) -> str:
     pr_number = int(issue.get("number") or 0)
     if command in ("review", "review-full"):
         # The comment does not carry the head SHA: the review engine reads it from the PR.
-        new_review(ctx, tenant.id if tenant else None, pr_number, "", None, f"command:{command}")
-    elif command in ("pause", "resume") and repo is not None:
+        ctx.reason = f"command /{command.replace('-', ' ')}"
+        return new_review(ctx, tenant, pr_number, "", None, f"command:{command}")
+    if command in ("pause", "resume") and repo is not None:
         repo.paused = command == "pause"
         audit.record(
             ctx.session, str((comment.get("user") or {}).get("login", "unknown")), f"repository.{command}",

@@ -1,17 +1,25 @@
-"""`pull_request` events: record reviews to run, skip drafts, supersede stale heads, cancel on close."""
+"""`pull_request` events: record reviews to run, skip drafts, supersede stale heads, cancel on close,
+and hold a tenant to its reviews-per-hour by delaying (never dropping) its reviews."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from reviewops.db.models import DeliveryStatus, Review, ReviewStatus, TenantStatus
+from reviewops.db.models import DeliveryStatus, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.types import utcnow
+from reviewops.events import publish_after_commit
 from reviewops.pipeline.processing import Context
 from reviewops.pipeline.review_settings import for_tenant, live_policy
 from reviewops.pipeline.tenants import ensure_repository, ensure_tenant
+from reviewops.queue.fairness import defer_current_message
+from reviewops.ratelimit.clients import redis_for
+from reviewops.ratelimit.gcra import RedisGcra
+from reviewops.ratelimit.limits import default_limits, reserve_review
+from reviewops.ratelimit.reviews import mark_delayed
+from reviewops.tenancy.usage import add_usage
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
 OPEN_REVIEW_STATES = (ReviewStatus.PENDING.value, ReviewStatus.DELAYED.value)
@@ -38,14 +46,54 @@ def close_open_reviews(
     )
     if keep_head is not None:
         stmt = stmt.where(Review.head_sha != keep_head)
-    return session.execute(stmt.returning(Review.id)).all().__len__()
+    return len(session.execute(stmt.returning(Review.id)).all())
+
+
+def existing_review(ctx: Context) -> Review | None:
+    """The review this delivery created on an earlier attempt (a retry, or a delayed message back)."""
+    return ctx.session.execute(
+        select(Review).where(Review.delivery_id == ctx.delivery.id)
+    ).scalar_one_or_none()
+
+
+def resume_delayed(ctx: Context, review: Review) -> str:
+    """A delivery seen before: a delayed review runs once its slot has come, else waits the rest."""
+    if review.status != ReviewStatus.DELAYED.value:
+        return DeliveryStatus.PROCESSED.value
+    left = (review.not_before - utcnow()).total_seconds() if review.not_before else 0.0
+    if left > 0 and defer_current_message(left):
+        return DeliveryStatus.QUEUED.value
+    review.status = ReviewStatus.PENDING.value
+    review.status_reason = None
+    publish_after_commit(ctx.session, redis_for(ctx.settings), review)
+    return DeliveryStatus.PROCESSED.value
+
+
+def apply_review_rate(ctx: Context, tenant: Tenant, review: Review) -> str:
+    """Count the review and delay it when the tenant is over reviews_per_hour (never drop it).
+
+    A delayed review keeps its delivery `queued`: the message comes back when the slot is due.
+    """
+    add_usage(ctx.session, tenant.id, reviews=1)
+    outcome = DeliveryStatus.PROCESSED.value
+    client = redis_for(ctx.settings)
+    if client is not None and review.status == ReviewStatus.PENDING.value:
+        booked = reserve_review(RedisGcra(client), tenant.installation_id, default_limits(ctx.settings))
+        if booked.delay > 0:
+            mark_delayed(review, booked.delay, booked.rate)
+            if defer_current_message(booked.delay):
+                outcome = DeliveryStatus.QUEUED.value
+    ctx.session.flush()
+    publish_after_commit(ctx.session, client, review)
+    return outcome
 
 
 def new_review(
-    ctx: Context, tenant_id: int | None, pr_number: int, head_sha: str, base_sha: str | None, trigger: str
-) -> Review:
+    ctx: Context, tenant: Tenant | None, pr_number: int, head_sha: str, base_sha: str | None, trigger: str
+) -> str:
+    """Record a review (pending, or skipped without a GitHub App) and apply the tenant's review rate."""
     review = Review(
-        tenant_id=tenant_id,
+        tenant_id=tenant.id if tenant else None,
         delivery_id=ctx.delivery.id,
         repository=ctx.delivery.repository or "",
         pr_number=pr_number,
@@ -59,12 +107,18 @@ def new_review(
         review.status = ReviewStatus.SKIPPED.value
         review.status_reason = "GitHub App not configured"
     ctx.session.add(review)
-    return review
+    if tenant is None:
+        ctx.session.flush()
+        return DeliveryStatus.PROCESSED.value
+    return apply_review_rate(ctx, tenant, review)
 
 
 def handle_pull_request(ctx: Context) -> str:
     payload: dict[str, Any] = ctx.delivery.payload
     action = ctx.delivery.action
+    earlier = existing_review(ctx)
+    if earlier is not None:
+        return resume_delayed(ctx, earlier)
     pr = payload.get("pull_request") or {}
     pr_number = int(pr.get("number") or payload.get("number") or 0)
     repository = ctx.delivery.repository or ""
@@ -88,19 +142,7 @@ def handle_pull_request(ctx: Context) -> str:
         return ctx.ignore("draft pull request (the tenant's policy skips drafts)")
     head_sha = str((pr.get("head") or {}).get("sha") or "")
     close_open_reviews(
-        ctx.session,
-        repository,
-        pr_number,
-        ReviewStatus.SUPERSEDED,
-        f"superseded by {head_sha[:12]}",
+        ctx.session, repository, pr_number, ReviewStatus.SUPERSEDED, f"superseded by {head_sha[:12]}",
         keep_head=head_sha,
-    )
-    new_review(
-        ctx,
-        tenant.id if tenant else None,
-        pr_number,
-        head_sha,
-        (pr.get("base") or {}).get("sha"),
-        "pull_request",
-    )
-    return DeliveryStatus.PROCESSED.value
+    )  # fmt: skip
+    return new_review(ctx, tenant, pr_number, head_sha, (pr.get("base") or {}).get("sha"), "pull_request")

@@ -1,0 +1,1 @@
+"""Tenant-facing domain code: API keys, usage counters, the admin audit trail."""
