@@ -37,7 +37,13 @@ def api(cluster: EmulatorThread) -> Iterator[Api]:
 
 @pytest.fixture(scope="module")
 def operator_env(redis_url: str) -> Iterator[dict[str, str]]:
-    """The operator's process environment (restored afterwards)."""
+    """The operator's process environment (restored afterwards), on a Redis emptied of earlier tests' queues
+    (a message another test parked for later would count as backlog here)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    client.close()
     values = {"REVIEWOPS_REDIS_URL": redis_url, "REVIEWOPS_OPERATOR_METRICS_PORT": str(free_port())}
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)

@@ -1,0 +1,165 @@
+{{/* Chart name, truncated to the 63 characters a label allows. */}}
+{{- define "reviewops.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Resource name prefix: the release name when it already contains the chart name. */}}
+{{- define "reviewops.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "reviewops.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: stable for the life of a release, so never the chart version. */}}
+{{- define "reviewops.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "reviewops.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Every resource's labels. Call with (dict "root" $ "component" "api"); component may be empty. */}}
+{{- define "reviewops.labels" -}}
+helm.sh/chart: {{ include "reviewops.chart" .root }}
+{{ include "reviewops.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: reviewops
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "reviewops.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "reviewops.secretName" -}}
+{{- default (printf "%s-secrets" (include "reviewops.fullname" .)) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{- define "reviewops.configName" -}}
+{{- printf "%s-config" (include "reviewops.fullname" .) }}
+{{- end }}
+
+{{- define "reviewops.serviceAccountName" -}}
+{{- if .root.Values.serviceAccount.create }}
+{{- printf "%s-%s" (include "reviewops.fullname" .root) .component }}
+{{- else }}
+{{- "default" }}
+{{- end }}
+{{- end }}
+
+{{- define "reviewops.policyName" -}}
+{{- default (include "reviewops.fullname" .) .Values.reviewPolicy.name }}
+{{- end }}
+
+{{/* Where the GitHub App key is mounted; REVIEWOPS_GITHUB_PRIVATE_KEY_FILE points here. */}}
+{{- define "reviewops.githubKeyDir" -}}/var/run/secrets/reviewops/github{{- end }}
+
+{{/* The GitHub App key is mounted when an App id is configured. */}}
+{{- define "reviewops.githubKeyMounted" -}}
+{{- if not (kindIs "invalid" .Values.config.githubAppId) }}true{{- end }}
+{{- end }}
+
+{{/* One secret key as an env var: (dict "root" $ "name" "REVIEWOPS_X" "key" "x"). */}}
+{{- define "reviewops.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "reviewops.secretName" .root }}
+      key: {{ .key }}
+{{- end }}
+
+{{/*
+  Environment of a long-running process: the ConfigMap plus only the credentials that component uses
+  (least privilege): (dict "root" $ "component" "api").
+  api: database, broker, webhook secrets, admin token. worker: database, broker, LLM key, GitHub App key file
+  (the operator's replay Jobs copy the worker's pod, so they get the same). operator: broker only.
+*/}}
+{{- define "reviewops.env" -}}
+{{- $root := .root }}
+{{- $c := .component }}
+envFrom:
+  - configMapRef:
+      name: {{ include "reviewops.configName" $root }}
+env:
+{{- if ne $c "operator" }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_DATABASE_URL" "key" "database-url") }}
+{{- end }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_REDIS_URL" "key" "redis-url") }}
+{{- if eq $c "api" }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_WEBHOOK_SECRETS" "key" "webhook-secrets") }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_ADMIN_TOKEN" "key" "admin-token") }}
+{{- end }}
+{{- if eq $c "worker" }}
+{{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_LLM_API_KEY" "key" "llm-api-key") }}
+{{- if include "reviewops.githubKeyMounted" $root }}
+- name: REVIEWOPS_GITHUB_PRIVATE_KEY_FILE
+  value: {{ printf "%s/private-key.pem" (include "reviewops.githubKeyDir" $root) | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level settings shared by every pod. */}}
+{{- define "reviewops.podCommon" -}}
+{{- /* Service links would inject REVIEWOPS_<SERVICE>_PORT=tcp://... variables into the settings' namespace. */}}
+enableServiceLinks: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* A writable /tmp (the root filesystem is read-only) and, for the worker, the GitHub App key. */}}
+{{- define "reviewops.volumes" -}}
+volumes:
+  - name: tmp
+    emptyDir: {}
+{{- if and (eq .component "worker") (include "reviewops.githubKeyMounted" .root) }}
+  - name: github-app-key
+    secret:
+      secretName: {{ include "reviewops.secretName" .root }}
+      defaultMode: 0440
+      items:
+        - key: github-private-key
+          path: private-key.pem
+{{- end }}
+{{- end }}
+
+{{- define "reviewops.volumeMounts" -}}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+{{- if and (eq .component "worker") (include "reviewops.githubKeyMounted" .root) }}
+  - name: github-app-key
+    mountPath: {{ include "reviewops.githubKeyDir" .root }}
+    readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* Pod annotations that roll the pods when settings or credentials change. */}}
+{{- define "reviewops.checksums" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- if not .Values.secrets.existingSecret }}
+checksum/secrets: {{ omit .Values.secrets "adminToken" | toJson | sha256sum }}
+{{- end }}
+{{- end }}
