@@ -18,7 +18,6 @@ from reviewops.db.types import utcnow
 from reviewops.policy.store import TenantLimits
 from reviewops.ratelimit.gcra import RedisGcra
 from reviewops.ratelimit.limits import reserve_review
-from reviewops.ratelimit.tokens import llm_allowed
 from reviewops.telemetry import metrics
 
 NOTES_KEY = "notes"
@@ -49,25 +48,3 @@ def mark_delayed(review: Review, delay_seconds: float, reviews_per_hour: int | N
                      f"rate limit{limit}.")  # fmt: skip
     metrics.REVIEWS_DELAYED.inc()
     metrics.RATE_LIMITED.labels("reviews").inc()
-
-
-LLM_BUDGET_NOTE = (
-    "The AI review was skipped: this installation has used its daily LLM token budget. "
-    "The deterministic checks ran as usual."
-)
-
-
-def llm_budget_gate(
-    client: redis.Redis | None,
-    installation_id: int | None,
-    review: Review,
-    fallback: TenantLimits | None = None,
-) -> bool:
-    """True when the review may call the LLM; over the daily budget it adds the note and returns False.
-
-    For the review pipeline: `if llm_budget_gate(redis, installation_id, review): run the LLM analyzer`.
-    """
-    if client is None or installation_id is None or llm_allowed(client, installation_id, fallback):
-        return True
-    add_note(review, LLM_BUDGET_NOTE)
-    return False

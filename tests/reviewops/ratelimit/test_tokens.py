@@ -42,16 +42,3 @@ def test_fallback_and_policy_default_apply(redis_client: redis.Redis) -> None:
     assert not llm_allowed(redis_client, 11, TenantLimits(llm_tokens_per_day=0))
     redis_client.hset(DEFAULT_LIMITS_KEY, mapping={"llm_tokens_per_day": 10})
     assert llm_allowed(redis_client, 11, TenantLimits(llm_tokens_per_day=0))
-
-
-def test_review_gate_notes_the_skipped_llm(redis_client: redis.Redis) -> None:
-    from reviewops.db.models import Review
-    from reviewops.ratelimit.reviews import LLM_BUDGET_NOTE, llm_budget_gate
-
-    review = Review(timings={})
-    redis_client.hset(tenant_limits_key(12), mapping={"llm_tokens_per_day": 10})
-    assert llm_budget_gate(redis_client, 12, review) and review.timings == {}
-    record_tokens(redis_client, 12, 10, 0)
-    assert not llm_budget_gate(redis_client, 12, review)
-    assert review.timings["notes"] == [LLM_BUDGET_NOTE]
-    assert llm_budget_gate(None, 12, review)  # embedded default: no budget store, no gate
