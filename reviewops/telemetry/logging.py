@@ -46,17 +46,30 @@ def shared_processors() -> list[Any]:
     ]
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stdout` is when a line is emitted, not when logging was configured, so a
+    replaced or re-opened stdout (test capture, a supervisor) never leaves a handler on a closed file."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", *, json_output: bool | None = None, stream: Any = None) -> None:
     """JSON when not attached to a terminal (containers, CI), colourful console lines when it is."""
-    stream = stream or sys.stdout
+    target = stream or sys.stdout
     if json_output is None:
-        json_output = not (hasattr(stream, "isatty") and stream.isatty())
+        json_output = not (hasattr(target, "isatty") and target.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(stream)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

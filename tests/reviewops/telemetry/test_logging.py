@@ -95,3 +95,14 @@ def test_console_output_on_a_terminal() -> None:
     logging.getLogger("x").info("hello")
     configure_logging("INFO")
     assert "hello" in stream.getvalue() and not stream.getvalue().lstrip().startswith("{")
+
+
+def test_default_handler_follows_sys_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configured before stdout is replaced (and the old one closed), logging still works."""
+    configure_logging("INFO", json_output=True)
+    old, new = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", old)
+    old.close()
+    monkeypatch.setattr("sys.stdout", new)
+    logging.getLogger("x").warning("still here")
+    assert "still here" in new.getvalue()
