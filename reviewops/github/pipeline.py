@@ -151,6 +151,10 @@ class ReviewRunner:
             pr = gh.get_pull(review.repository, review.pr_number)
         except NotFound as exc:
             raise PermanentError(f"pull request {review.repository}#{review.pr_number} is gone") from exc
+        if not review.head_sha:
+            # A /review command does not know the head: review whatever the PR's head is now.
+            review.head_sha = str(pr["head"]["sha"])
+            self._save(review_id, head_sha=review.head_sha)
         if pr["head"]["sha"] != review.head_sha:
             with self.db.session() as session:
                 row = session.get(Review, review_id)
