@@ -125,3 +125,26 @@ def test_a_bots_review_command_does_nothing(
     assert fake_github.repos[REPO].reactions == []
     with db.session() as s:
         assert s.execute(select(Review)).scalars().all() == []
+
+
+def test_review_is_incremental_and_review_full_posts_everything_again(
+    gh_client: Any, db: Database, fake_github: FakeGitHub, review_worker: Any
+) -> None:
+    fake_github.add_pull(
+        REPO, 7, head_sha=HEAD, files=[{"filename": "app.py", "status": "added", "patch": PATCH}]
+    )
+    assert comment(gh_client, db, "/review", 801) == "processed"
+    repo = fake_github.repos[REPO]
+    first = sorted(c["line"] for c in repo.review_comments[7])
+    assert first and len(repo.reviews[7]) == 1
+    assert comment(gh_client, db, "/review", 802) == "processed"
+    assert len(repo.reviews[7]) == 1  # nothing new since the last review: no second review
+    assert comment(gh_client, db, "/review full", 803) == "processed"
+    assert len(repo.reviews[7]) == 2
+    assert sorted(c["line"] for c in repo.review_comments[7]) == sorted(first * 2)
+    with db.session() as s:
+        statuses = [r.status for r in s.execute(select(Review).order_by(Review.id)).scalars()]
+    assert statuses == ["completed"] * 3
+    assert [r for r in repo.reactions if r[0] in (801, 802, 803)] == [
+        (801, "eyes"), (802, "eyes"), (803, "eyes"),
+    ]  # fmt: skip
