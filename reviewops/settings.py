@@ -207,6 +207,14 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the ReviewPolicy operator's /metrics and /healthz (liveness) endpoint.",
     )
+    # --- missed-delivery recovery ---
+    delivery_recovery_interval_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="How often one worker (a Redis lock) asks GitHub for failed webhook deliveries of the "
+        "last 72h that ReviewOps never stored and requests their redelivery; 0 turns it off. Needs the "
+        "GitHub App settings.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -35,6 +35,8 @@ class WorkerRuntime:
     router: Router = field(default=routing.route)
     # Runs a review by id (reviewops.github.pipeline.ReviewRunner); None when no GitHub App is configured.
     review_runner: Callable[[int], object] | None = None
+    # Reacts to and answers command comments (reviewops.github.commands.CommandResponder); None without App.
+    command_responder: Callable[[processing.CommandReply], object] | None = None
 
 
 def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, Any]]:
@@ -49,8 +51,9 @@ def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str
         structlog.contextvars.clear_contextvars()
         try:
             processing.process_delivery(
-                runtime.db, runtime.settings, delivery_id, runtime.router, review_runner=runtime.review_runner
-            )
+                runtime.db, runtime.settings, delivery_id, runtime.router,
+                review_runner=runtime.review_runner, command_responder=runtime.command_responder,
+            )  # fmt: skip
         finally:
             structlog.contextvars.clear_contextvars()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import dramatiq
@@ -15,8 +16,10 @@ from reviewops.db.session import Database
 from reviewops.dlq.middleware import DeadLetters
 from reviewops.dlq.store import apply_retention, publish_pending_count
 from reviewops.github.client import GitHubApp
+from reviewops.github.commands import CommandResponder
 from reviewops.github.deps import ReviewDeps, default_deps
 from reviewops.github.pipeline import ReviewRunner
+from reviewops.github.redelivery import scheduled_recovery
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
 from reviewops.queue.maintenance import Maintenance
@@ -40,15 +43,14 @@ def install_worker_middleware(broker: dramatiq.Broker, settings: Settings, db: D
     client = broker.client if isinstance(broker, RedisBroker) else None
     has_retries = any(isinstance(m, ClassifiedRetries) for m in broker.middleware)
     broker.add_middleware(DeadLetters(db), before=ClassifiedRetries if has_retries else None)
-    broker.add_middleware(
-        Maintenance(
-            settings.maintenance_interval_seconds,
-            tasks=[
-                lambda: apply_retention(db, settings.dead_letter_retention_days, client),
-                lambda: publish_pending_count(db, client),
-            ],
-        )
-    )
+    tasks: list[Callable[[], object]] = [
+        lambda: apply_retention(db, settings.dead_letter_retention_days, client),
+        lambda: publish_pending_count(db, client),
+    ]
+    recovery = scheduled_recovery(settings, db, client)
+    if recovery is not None:  # every tick asks; the Redis lock lets one worker run it per interval
+        tasks.append(recovery)
+    broker.add_middleware(Maintenance(settings.maintenance_interval_seconds, tasks=tasks))
 
 
 def build_review_runner(
@@ -78,9 +80,11 @@ def start_worker(
     setup_tracing("reviewops-worker")
     configure_fairness(broker, settings)
     install_worker_middleware(broker, settings, db)
+    runner = build_review_runner(settings, db, review_deps)
     runtime = WorkerRuntime(
-        settings=settings, db=db, review_runner=build_review_runner(settings, db, review_deps)
-    )
+        settings=settings, db=db, review_runner=runner,
+        command_responder=CommandResponder(runner.github) if runner is not None else None,
+    )  # fmt: skip
     if router is not None:
         runtime.router = router
     register_actors(broker, runtime)

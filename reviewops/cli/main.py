@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from reviewops import __version__
-from reviewops.cli import dlq, operator, retention, review, run, secrets, webhooks
+from reviewops.cli import deliveries, dlq, operator, retention, review, run, secrets, webhooks
 
 app = typer.Typer(
     name="reviewops",
@@ -22,6 +22,7 @@ app.command("send-test-webhook")(webhooks.send_test_webhook)
 app.command("rotate-webhook-secret")(secrets.rotate_webhook_secret)
 app.add_typer(retention.app, name="retention")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(deliveries.app, name="deliveries")
 app.command("review")(review.review)
 app.command("operator")(operator.operator)
 

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_PATH = ".reviewops.yaml"
 MAX_INLINE_COMMENTS = 30
+FULL_REVIEW_TRIGGER = "command:review-full"  # set by reviewops.pipeline.handlers.comments
 FINISHED = frozenset(
     {ReviewStatus.COMPLETED.value, ReviewStatus.SKIPPED.value, ReviewStatus.SUPERSEDED.value,
      ReviewStatus.CANCELLED.value, ReviewStatus.FAILED.value}
@@ -151,6 +152,10 @@ class ReviewRunner:
             pr = gh.get_pull(review.repository, review.pr_number)
         except NotFound as exc:
             raise PermanentError(f"pull request {review.repository}#{review.pr_number} is gone") from exc
+        if not review.head_sha:
+            # A /review command does not know the head: review whatever the PR's head is now.
+            review.head_sha = str(pr["head"]["sha"])
+            self._save(review_id, head_sha=review.head_sha)
         if pr["head"]["sha"] != review.head_sha:
             with self.db.session() as session:
                 row = session.get(Review, review_id)
@@ -174,7 +179,9 @@ class ReviewRunner:
         with self.db.session() as session:
             row = session.get(Review, review_id)
             assert row is not None
-            already = store.posted_fingerprints(session, row)
+            # `/review full` posts everything again; other reviews only what earlier ones did not post.
+            full = row.trigger == FULL_REVIEW_TRIGGER
+            already = set() if full else store.posted_fingerprints(session, row)
             previous_summary = store.previous_summary_comment(session, row)
         threshold = config.severity_threshold or self._policy_threshold()
         max_comments = min(MAX_INLINE_COMMENTS, config.max_comments or MAX_INLINE_COMMENTS)

@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 FINISHED = frozenset({DeliveryStatus.PROCESSED.value, DeliveryStatus.IGNORED.value})
 
 
+@dataclass(frozen=True)
+class CommandReply:
+    """Feedback on a command comment: a reaction on it and, optionally, a reply comment on the PR."""
+
+    installation_id: int
+    repository: str
+    pr_number: int
+    comment_id: int
+    reaction: str
+    reply: str | None = None
+
+
 @dataclass
 class Context:
     """What a route handler may use: the open session (its writes commit with the outcome) and settings.
@@ -38,6 +50,8 @@ class Context:
     reason: str | None = None  # stored as the delivery's status_reason: why it was ignored or what it did
     command: str | None = None  # a recognised /review or /reviewops command
     review_runner: Callable[[int], object] | None = None
+    # Posts a CommandReply (reviewops.github.commands.CommandResponder); None without a GitHub App.
+    command_responder: Callable[[CommandReply], object] | None = None
     after_commit: list[Callable[[], object]] = field(default_factory=list)
 
     def ignore(self, reason: str) -> str:
@@ -63,6 +77,7 @@ def process_delivery(
     router: Callable[[str, str | None], Handler | None],
     *,
     review_runner: Callable[[int], object] | None = None,
+    command_responder: Callable[[CommandReply], object] | None = None,
 ) -> str:
     """Process a delivery exactly once; a second call for a finished delivery does nothing.
 
@@ -97,7 +112,9 @@ def process_delivery(
                 select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
             ).scalar_one()
             handler = router(event, action)
-            ctx = Context(session, settings, delivery, review_runner=review_runner)
+            ctx = Context(
+                session, settings, delivery, review_runner=review_runner, command_responder=command_responder
+            )
             outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
             follow_ups = list(ctx.after_commit)
             delivery.status_reason = ctx.reason

@@ -164,3 +164,13 @@ OPERATOR_SCALE_EVENTS = Counter(
 OPERATOR_REPLAY_JOBS = Counter(
     "reviewops_operator_replay_jobs_total", "On-demand DLQ replay Jobs created by the operator."
 )
+# --- missed-delivery recovery ---
+DELIVERY_RECOVERY_RUNS = Counter(
+    "reviewops_delivery_recovery_runs_total",
+    "Scheduled missed-delivery recovery runs in the worker, by outcome (ok, error).",
+    ["outcome"],
+)
+DELIVERY_RECOVERY_REDELIVERIES = Counter(
+    "reviewops_delivery_recovery_redeliveries_total",
+    "Webhook redeliveries requested from GitHub by missed-delivery recovery (CLI and schedule).",
+)

@@ -12,7 +12,7 @@ from reviewops.pipeline.handlers.pull_request import (
     new_review,
     resume_delayed,
 )
-from reviewops.pipeline.processing import Context
+from reviewops.pipeline.processing import CommandReply, Context
 from reviewops.pipeline.tenants import ensure_repository, ensure_tenant
 
 _COMMAND = re.compile(r"^\s*/(review(?:ops)?)\b[ \t]*([A-Za-z-]*)", re.IGNORECASE)
@@ -36,6 +36,38 @@ def parse_command(body: str | None) -> str | None:
     if word == "review":
         return "review-full" if arg == "full" else "review" if arg == "" else None
     return arg if arg in ("pause", "resume", "help") else "help"
+
+
+def is_unknown(body: str | None) -> bool:
+    """`/reviewops <something we do not know>`: answered with the help text and a `confused` reaction."""
+    match = _COMMAND.match((body or "").splitlines()[0] if (body or "").strip() else "")
+    if match is None:
+        return False
+    return match.group(1).lower() == "reviewops" and match.group(2).lower() not in ("pause", "resume", "help")
+
+
+def feedback(command: str, unknown: bool, repository: str) -> tuple[str, str | None]:
+    """The reaction on the command comment and the reply comment (None: the reaction says it all)."""
+    if command in ("review", "review-full"):
+        return "eyes", None  # the review itself is the answer
+    if command == "pause":
+        return "+1", f"Automatic reviews are paused for {repository}; `/reviewops resume` restarts them."
+    if command == "resume":
+        return "+1", f"Automatic reviews are back on for {repository}."
+    return ("confused" if unknown else "+1"), HELP_TEXT
+
+
+def respond(ctx: Context, installation_id: int | None, comment: dict[str, Any], command: str) -> None:
+    """React to the command (and reply) through the GitHub App once this transaction has committed."""
+    responder = ctx.command_responder
+    comment_id = comment.get("id")
+    if responder is None or installation_id is None or not isinstance(comment_id, int):
+        return
+    repository = ctx.delivery.repository or ""
+    reaction, text = feedback(command, is_unknown(comment.get("body")), repository)
+    pr_number = int((ctx.delivery.payload.get("issue") or {}).get("number") or 0)
+    reply = CommandReply(installation_id, repository, pr_number, comment_id, reaction, text)
+    ctx.after_commit.append(lambda: responder(reply))
 
 
 def is_bot(comment: dict[str, Any]) -> bool:
@@ -69,6 +101,7 @@ def handle_issue_comment(ctx: Context) -> str:
     repo = ensure_repository(ctx.session, tenant, payload.get("repository") or {}) if tenant else None
     ctx.command = command
     pr_number = int(issue.get("number") or 0)
+    respond(ctx, tenant.installation_id if tenant else None, comment, command)
     if command in ("review", "review-full"):
         # The comment does not carry the head SHA: the review engine reads it from the PR.
         ctx.reason = f"command /{command.replace('-', ' ')}"

@@ -1,0 +1,72 @@
+"""`reviewops deliveries recover`: ask GitHub for webhook deliveries that never reached us, redeliver them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from reviewops import durations
+from reviewops.cli.common import settings_or_exit
+from reviewops.db.session import Database
+
+app = typer.Typer(help="GitHub webhook deliveries: recover missed ones.", no_args_is_help=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@app.command("recover")
+def recover(
+    since: Annotated[
+        str, typer.Option("--since", help="How far back to look: 90m, 12h, 3d (GitHub keeps ~3 days).")
+    ] = "72h",
+    max_redeliveries: Annotated[
+        int, typer.Option("--max", help="At most this many redeliveries in this run.")
+    ] = 100,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be redelivered.")] = False,
+) -> None:
+    """Redeliver the failed GitHub deliveries (every attempt failed) that ReviewOps never stored."""
+    try:
+        window = durations.parse_duration(since)
+    except ValueError as exc:
+        raise _fail(f"--since: {exc}") from None
+    if window.total_seconds() <= 0:
+        raise _fail("--since: must be a positive duration")
+    if max_redeliveries < 1:
+        raise _fail(f"--max: must be at least 1, not {max_redeliveries}")
+    settings = settings_or_exit()
+    if not settings.github_app_configured:
+        raise _fail(
+            "the GitHub App is not configured: set REVIEWOPS_GITHUB_APP_ID and REVIEWOPS_GITHUB_PRIVATE_KEY "
+            "(or REVIEWOPS_GITHUB_PRIVATE_KEY_FILE)"
+        )
+    from reviewops.github.client import GitHubApp
+    from reviewops.github.redelivery import run_recovery
+
+    app_client = GitHubApp.from_settings(settings)
+    db = Database(settings.database_url)
+    try:
+        typer.echo(f"looking for missed deliveries of the last {since}{' (dry run)' if dry_run else ''}")
+        result = run_recovery(
+            db, app_client, since=window, max_redeliveries=max_redeliveries, dry_run=dry_run,
+            progress=typer.echo,
+        )  # fmt: skip
+    finally:
+        db.dispose()
+        app_client.close()
+    if dry_run:
+        for guid in result.redelivered:
+            typer.echo(f"would redeliver {guid}")
+    for error in result.errors:
+        typer.echo(f"failed: {error}", err=True)
+    verb = "would redeliver" if dry_run else "redelivered"
+    typer.echo(
+        f"{result.examined} attempt(s) examined, {result.failed_guids} failed delivery(ies), "
+        f"{result.already_stored} already stored, {verb} {len(result.redelivered)}, "
+        f"{len(result.errors)} error(s)"
+    )
+    if result.errors:
+        raise typer.Exit(1)
