@@ -68,7 +68,7 @@ def synthetic_pr(changed_lines: int) -> tuple[str, dict[str, str]]:
     heads: dict[str, str] = {}
     for i in range(files):
         path = f"service/module_{i:04d}.py"
-        prefix = ["import os", "import json", "", ""] + _block(i * 1000, PREFIX_LINES - 4)
+        prefix = ["import os", "import json", "", "", *_block(i * 1000, PREFIX_LINES - 4)]
         removed = _block(i * 1000 + 100, REMOVED_PER_FILE)
         added = _block(i * 1000 + 200, ADDED_PER_FILE)
         suffix = _block(i * 1000 + 300, SUFFIX_LINES)

@@ -21,9 +21,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reviewpolicy.scaling import ScalingSpec, ScalingState, decide
+
 from bench.common import BenchEnv, Row
 from bench.hpa import HpaConfig, KedaHpa
-from reviewpolicy.scaling import ScalingSpec, ScalingState, decide
 
 THREADS = 4  # Settings.worker_threads default
 PREFETCH = 2 * THREADS  # dramatiq's Redis consumer prefetch per worker process
@@ -87,7 +88,9 @@ def simulate(autoscaler: Autoscaler, trace: list[int]) -> Timeline:
 
 
 def reviewops_autoscaler() -> Autoscaler:
-    spec = ScalingSpec(min_replicas=MIN_REPLICAS, max_replicas=MAX_REPLICAS, target_backlog_per_replica=TARGET)
+    spec = ScalingSpec(
+        min_replicas=MIN_REPLICAS, max_replicas=MAX_REPLICAS, target_backlog_per_replica=TARGET
+    )
     memo: dict[str, object] = {"state": ScalingState(), "last_poll": None}
 
     def scale(now: float, backlog: int, _llen: int, current: int) -> int:
