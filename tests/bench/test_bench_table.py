@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bench_table import END, START, render, write  # noqa: E402
+from bench_table import END, START, render, write
 
 DATA = {
     "machine": {"python": "3.12.1", "cpus": 2, "machine": "x86_64", "system": "Linux 6.1"},
