@@ -104,7 +104,7 @@ def time_review(changed_lines: int, repeats: int) -> tuple[float, int]:
 
 
 def run(env: BenchEnv) -> list[Row]:
-    repeats = {100: 3, 1_000: 1, 10_000: 1} if env.quick else {100: 20, 1_000: 5, 10_000: 3}
+    repeats = {100: 3, 1_000: 1, 10_000: 1} if env.quick else {100: 30, 1_000: 10, 10_000: 3}
     time_review(100, 1)  # warm-up: imports, regex compilation, ruff binary lookup
     per_k: dict[int, float] = {}
     rows: list[Row] = []
