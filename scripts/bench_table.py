@@ -32,14 +32,15 @@ def render(data: dict[str, Any]) -> str:
         + (" (quick run: not meaningful)" if data.get("quick") else "")
         + ".",
         "",
-        "| Benchmark | Metric | ReviewOps | Baseline | Ratio | Target | Met |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| Benchmark | Metric | ReviewOps | Baseline | Ratio | Target | Met | Notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in data.get("rows") or []:
         met = "-" if r.get("passed") is None else ("yes" if r["passed"] else "**no**")
+        notes = (r.get("notes") or "").replace("|", "/")
         lines.append(
             f"| {r['benchmark']} | {r['metric']} ({r['unit']}) | {_num(r['reviewops'])} | "
-            f"{_num(r.get('baseline'))} | {_num(r.get('ratio'))} | {r.get('target') or '-'} | {met} |"
+            f"{_num(r.get('baseline'))} | {_num(r.get('ratio'))} | {r.get('target') or '-'} | {met} | {notes} |"
         )
     return "\n".join(lines)
 

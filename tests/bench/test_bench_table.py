@@ -16,7 +16,7 @@ DATA = {
     "quick": False,
     "rows": [
         {"benchmark": "ratelimit", "metric": "one check, p50", "reviewops": 60.0, "baseline": 50.0,
-         "unit": "us", "target": "< 1.5x", "passed": True, "notes": "", "ratio": 1.2},
+         "unit": "us", "target": "< 1.5x", "passed": True, "notes": "a|b", "ratio": 1.2},
         {"benchmark": "replay", "metric": "rate", "reviewops": 900.0, "baseline": None, "unit": "msg/s",
          "target": "", "passed": None, "notes": "", "ratio": None},
     ],
@@ -26,8 +26,8 @@ DATA = {
 def test_render_names_the_machine_and_every_row() -> None:
     text = render(DATA)
     assert "2 CPUs, x86_64, Linux 6.1, Python 3.12.1" in text
-    assert "| ratelimit | one check, p50 (us) | 60 | 50 | 1.2 | < 1.5x | yes |" in text
-    assert "| replay | rate (msg/s) | 900 | - | - | - | - |" in text
+    assert "| ratelimit | one check, p50 (us) | 60 | 50 | 1.2 | < 1.5x | yes | a/b |" in text
+    assert "| replay | rate (msg/s) | 900 | - | - | - | - |  |" in text
 
 
 def test_write_replaces_only_the_marked_block(tmp_path: Path) -> None:
