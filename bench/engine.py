@@ -1,0 +1,132 @@
+"""Review engine without the LLM: secrets, python-lint (ruff) and hygiene on synthetic Python diffs.
+
+Diffs of 100, 1,000 and 10,000 changed lines, spread over files of 50 changed lines each (40 added,
+10 removed, inside a 94-line head file), parsed with the real unified-diff parser. Reported: ms per
+1,000 changed lines for each size, and the linearity check (largest / smallest per-line time < 2).
+The baseline of every size row is the 100-line size's per-1,000-lines time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from bench.common import BenchEnv, Row, median
+from reviewops.review.analyzers import build_analyzers
+from reviewops.review.diff import parse_unified_diff
+from reviewops.review.engine import run_review
+from reviewops.review.model import AnalysisContext, RepoConfig
+
+SIZES = (100, 1_000, 10_000)
+ADDED_PER_FILE = 40
+REMOVED_PER_FILE = 10
+CHANGED_PER_FILE = ADDED_PER_FILE + REMOVED_PER_FILE
+PREFIX_LINES = 24
+SUFFIX_LINES = 30
+ENABLED = {"secrets": True, "python-lint": True, "hygiene": True, "llm": False, "qa-checklist": False}
+
+
+def _function(n: int, lines: int) -> list[str]:
+    """`lines` lines of plausible service code; every few functions carry something to find."""
+    body = [
+        f"def handle_{n}(request: dict[str, object], retries: int = 3) -> dict[str, object]:",
+        f'    """Validate request {n} and build the response."""',
+        "    payload = dict(request)",
+        "    for attempt in range(retries):",
+        "        if payload.get('status') == 'ok':",
+        "            break",
+        "        payload['attempt'] = attempt",
+    ]
+    if n % 7 == 0:
+        body.append("    print(payload)  # debug")
+    if n % 11 == 0:
+        body.append("    unused = os.path.join('a', 'b')")
+    if n % 13 == 0:
+        body.append("    # TODO: handle the timeout case")
+    if n % 97 == 0:
+        body.append("    token = 'ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'")
+    while len(body) < lines - 1:
+        body.append(f"    payload['k{len(body)}'] = len(payload) + {n}")
+    body.append("    return payload")
+    return body[:lines]
+
+
+def _block(start: int, lines: int) -> list[str]:
+    """Whole 10-line functions (9 lines and a blank), so every block is valid Python on its own."""
+    out: list[str] = []
+    n = start
+    while len(out) < lines:
+        out.extend([*_function(n, 9), ""])
+        n += 1
+    return out[:lines]
+
+
+def synthetic_pr(changed_lines: int) -> tuple[str, dict[str, str]]:
+    """A unified diff with `changed_lines` changed lines, and the head contents of its files."""
+    files = max(1, changed_lines // CHANGED_PER_FILE)
+    diff: list[str] = []
+    heads: dict[str, str] = {}
+    for i in range(files):
+        path = f"service/module_{i:04d}.py"
+        prefix = ["import os", "import json", "", "", *_block(i * 1000, PREFIX_LINES - 4)]
+        removed = _block(i * 1000 + 100, REMOVED_PER_FILE)
+        added = _block(i * 1000 + 200, ADDED_PER_FILE)
+        suffix = _block(i * 1000 + 300, SUFFIX_LINES)
+        head = prefix + added + suffix
+        heads[path] = "\n".join(head) + "\n"
+        # One hunk: 3 context lines, the removed block, the added block, 3 context lines.
+        old_start = PREFIX_LINES - 2
+        old_len = 3 + REMOVED_PER_FILE + 3
+        new_len = 3 + ADDED_PER_FILE + 3
+        diff += [
+            f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}",
+            f"@@ -{old_start},{old_len} +{old_start},{new_len} @@",
+            *(" " + line for line in prefix[-3:]), *("-" + line for line in removed),
+            *("+" + line for line in added), *(" " + line for line in suffix[:3]),
+        ]  # fmt: skip
+    return "\n".join(diff) + "\n", heads
+
+
+def time_review(changed_lines: int, repeats: int) -> tuple[float, int]:
+    """Median seconds of parse + run_review for one synthetic PR, and the number of findings."""
+    text, heads = synthetic_pr(changed_lines)
+    analyzers = build_analyzers(ENABLED, RepoConfig(), None)
+    times: list[float] = []
+    findings = 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        files = parse_unified_diff(text)
+        ctx = AnalysisContext(files=files, title="bench", read_head=heads.get)
+        result = run_review(ctx, analyzers)
+        times.append(time.perf_counter() - started)
+        findings = len(result.findings)
+    return median(times), findings
+
+
+def run(env: BenchEnv) -> list[Row]:
+    repeats = {100: 3, 1_000: 1, 10_000: 1} if env.quick else {100: 30, 1_000: 10, 10_000: 3}
+    time_review(100, 1)  # warm-up: imports, regex compilation, ruff binary lookup
+    per_k: dict[int, float] = {}
+    rows: list[Row] = []
+    for size in SIZES:
+        seconds, findings = time_review(size, repeats[size])
+        per_k[size] = seconds * 1000 / size * 1000
+        rows.append(Row(
+            "engine", f"{size} changed lines: time per 1,000 lines", per_k[size], None, "ms",
+            notes=f"{size // CHANGED_PER_FILE} files, {findings} findings, total {seconds * 1000:.0f} ms",
+        ))  # fmt: skip
+    for row in rows:
+        row.baseline = per_k[SIZES[0]]
+    largest, smallest = max(per_k.values()), min(per_k.values())
+    rows.append(Row(
+        "engine", "linearity: largest / smallest per-line time", largest, smallest, "ms/1k lines",
+        target="< 2x", passed=largest / smallest < 2,
+        notes="baseline = smallest per-1,000-lines time over the three sizes",
+    ))  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.__main__ import main
+
+    main(["engine", *sys.argv[1:]])
