@@ -107,17 +107,23 @@ def _claim(
             ids = ids.where(DeadLetter.id.not_in(exclude))
         if not db.is_sqlite:
             ids = ids.with_for_update(skip_locked=True)
-        rows = list(
-            session.execute(
-                update(DeadLetter)
-                .where(
-                    DeadLetter.id.in_(ids.scalar_subquery()),
-                    or_(DeadLetter.replay_state == "pending", DeadLetter.replayed_at < now - STALE_CLAIM),
-                )
-                .values(replay_state="replaying", replay_id=replay_id, replayed_at=now)
-                .returning(DeadLetter)
-            ).scalars()
-        )
+        # Pick (and lock) the ids first, then update exactly those: an `UPDATE ... WHERE id IN (SELECT ...
+        # LIMIT n)` lets PostgreSQL re-run the subquery under some plans and touch more than n rows (seen
+        # once in the suite: limit 3 replayed 5). The state condition still guards concurrent claimers.
+        picked = list(session.execute(ids).scalars())
+        rows = []
+        if picked:
+            rows = list(
+                session.execute(
+                    update(DeadLetter)
+                    .where(
+                        DeadLetter.id.in_(picked),
+                        or_(DeadLetter.replay_state == "pending", DeadLetter.replayed_at < now - STALE_CLAIM),
+                    )
+                    .values(replay_state="replaying", replay_id=replay_id, replayed_at=now)
+                    .returning(DeadLetter)
+                ).scalars()
+            )
         delivery_ids = [r.delivery_id for r in rows if r.delivery_id is not None]
         if delivery_ids:
             session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from tests.support.servers import free_port
 # at a file of our own before anything imports it; the file is written once the emulator has a port.
 KUBECONFIG = Path(tempfile.mkdtemp(prefix="reviewops-kube-")) / "kubeconfig"
 os.environ["KUBECONFIG"] = str(KUBECONFIG)
+if "kubernetes.config.kube_config" in sys.modules:
+    # Imported earlier in this run (other tests import the operator package): it kept the old default.
+    sys.modules["kubernetes.config.kube_config"].KUBE_CONFIG_DEFAULT_LOCATION = str(KUBECONFIG)
 
 
 @pytest.fixture(scope="module")
