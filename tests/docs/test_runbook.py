@@ -25,7 +25,6 @@ from reviewops.db.models import AuditLog, DeadLetter, Review, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.settings import Settings
-
 from tests.support.deliveries import store
 from tests.support.faults import bulk_dead_letters
 from tests.support.servers import free_port
@@ -99,7 +98,11 @@ def resolve(args: list[str]) -> tuple[list[str], Any, list[str]]:
     while hasattr(command, "commands") and rest and not rest[0].startswith("-"):
         sub = command.commands.get(rest[0])
         if sub is None:
-            return [*path, rest[0], *(rest[1:2] if rest[1:] and not rest[1].startswith("-") else [])], None, []
+            return (
+                [*path, rest[0], *(rest[1:2] if rest[1:] and not rest[1].startswith("-") else [])],
+                None,
+                [],
+            )
         path.append(rest.pop(0))
         command = sub
     return path, command, rest
@@ -144,7 +147,9 @@ def test_the_runbook_covers_the_issue_commands() -> None:
 
 @pytest.mark.parametrize("command", cli_commands())
 def test_command_parses_against_the_cli(command: str) -> None:
-    args = fill(command, {"URL": "http://127.0.0.1:8000", "SECRET_FROM_GITHUB_SETTINGS": "s", "NEW_SECRET": "s"})
+    args = fill(
+        command, {"URL": "http://127.0.0.1:8000", "SECRET_FROM_GITHUB_SETTINGS": "s", "NEW_SECRET": "s"}
+    )
     path, cmd, own = resolve(args[1:])
     if cmd is None:
         assert tuple(path) in PENDING, f"{command}: no such command `reviewops {' '.join(path)}`"
@@ -197,7 +202,9 @@ def serve(settings: Settings, db: Database, broker: Any) -> Iterator[str]:
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db=db, broker=broker), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, db=db, broker=broker), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -228,7 +235,9 @@ def live_url(settings: Settings, db: Database, broker: Any) -> Iterator[str]:
 
 
 def test_send_test_webhook_checks_the_configured_secret(env: None, live_url: str, db: Database) -> None:
-    command = runbook_line('reviewops send-test-webhook --url $URL/webhooks/github --secret "$SECRET_FROM_GITHUB_SETTINGS"')
+    command = runbook_line(
+        'reviewops send-test-webhook --url $URL/webhooks/github --secret "$SECRET_FROM_GITHUB_SETTINGS"'
+    )
     ok = run(command, URL=live_url, SECRET_FROM_GITHUB_SETTINGS=SECRET)
     assert ok.exit_code == 0, ok.output
     assert "HTTP 202" in ok.stdout
@@ -253,8 +262,10 @@ def test_rotate_webhook_secret_then_check_with_both_secrets(
         actions = s.execute(select(AuditLog.action)).scalars().all()
     assert "webhook_secret.rotation_started" in actions
     # Step 1 of the runbook: [NEW, OLD] configured; the check with the new secret is accepted.
-    both = settings.model_copy(update={"webhook_secrets": [SecretStr(new_secret.group(1)), SecretStr(SECRET)]})
-    check = runbook_line("reviewops send-test-webhook --url $URL/webhooks/github --secret \"$NEW_SECRET\"")
+    both = settings.model_copy(
+        update={"webhook_secrets": [SecretStr(new_secret.group(1)), SecretStr(SECRET)]}
+    )
+    check = runbook_line('reviewops send-test-webhook --url $URL/webhooks/github --secret "$NEW_SECRET"')
     for url in serve(both, db, broker):
         accepted = run(check, URL=url, NEW_SECRET=new_secret.group(1))
         assert accepted.exit_code == 0 and "HTTP 202" in accepted.stdout, accepted.output
@@ -272,7 +283,9 @@ def test_dlq_commands_list_show_and_dry_run_replay(env: None, db: Database) -> N
 
     by_type = run("reviewops dlq replay --error-type transient --dry-run")
     assert by_type.exit_code == 0, by_type.output
-    assert "dry run: 1 dead letter(s) would be replayed" in by_type.stdout and str(transient) in by_type.stdout
+    assert (
+        "dry run: 1 dead letter(s) would be replayed" in by_type.stdout and str(transient) in by_type.stdout
+    )
     by_tenant = run(runbook_line("reviewops dlq replay --tenant"), TENANT_ID="2")
     assert by_tenant.exit_code == 0 and "dry run: 1 dead letter(s)" in by_tenant.stdout, by_tenant.output
     with db.session() as s:  # a dry run changes nothing
@@ -310,7 +323,7 @@ def test_retention_purge_dry_run_then_for_real(env: None, db: Database) -> None:
 
 
 def test_deliveries_recover_dry_run(env: None) -> None:
-    path, cmd, _ = resolve(["deliveries", "recover"])
+    _, cmd, _ = resolve(["deliveries", "recover"])
     if cmd is None:
         pytest.skip("`reviewops deliveries recover` is not in this tree yet (added on another branch)")
     # Without a GitHub App configured it must refuse clearly (exit 2), never pretend to have recovered.

@@ -215,7 +215,9 @@ def test_every_worker_log_line_names_the_delivery_and_leaks_nothing(
     guid = deliver_traced(api, db, fake_github)
     tree = trace_spans(spans)
     consume = only(tree, "process process_delivery")
-    worker_span_ids = {format(s.context.span_id, "016x") for s in tree if s is consume or under(tree, consume, s)}
+    worker_span_ids = {
+        format(s.context.span_id, "016x") for s in tree if s is consume or under(tree, consume, s)
+    }
 
     lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.strip()]
     ours = [line for line in lines if line.get("trace_id") == TRACE_ID]
@@ -228,7 +230,9 @@ def test_every_worker_log_line_names_the_delivery_and_leaks_nothing(
         assert line["tenant"] == INSTALLATION and line["repository"] == REPO and line["pr"] == 5, line
         assert len(line["span_id"]) == 16
     # The API's lines of the same request carry the delivery too (bound by the webhook router).
-    assert any(line.get("delivery_id") == guid and line.get("span_id") not in worker_span_ids for line in ours)
+    assert any(
+        line.get("delivery_id") == guid and line.get("span_id") not in worker_span_ids for line in ours
+    )
 
     # No credential anywhere in the output: installation tokens the fake issued, the App key, auth headers.
     text = log_stream.getvalue()
