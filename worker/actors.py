@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
-import structlog
 
 from reviewops.db.session import Database
 from reviewops.errors import PermanentError
@@ -47,15 +46,11 @@ def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str
     """
 
     def process_delivery(delivery_id: int) -> None:
-        # Worker threads are reused: each message starts with a clean log context.
-        structlog.contextvars.clear_contextvars()
-        try:
-            processing.process_delivery(
-                runtime.db, runtime.settings, delivery_id, runtime.router,
-                review_runner=runtime.review_runner, command_responder=runtime.command_responder,
-            )  # fmt: skip
-        finally:
-            structlog.contextvars.clear_contextvars()
+        # The log context is set and cleared per message by reviewops.queue.logcontext.LogContextMiddleware.
+        processing.process_delivery(
+            runtime.db, runtime.settings, delivery_id, runtime.router,
+            review_runner=runtime.review_runner, command_responder=runtime.command_responder,
+        )  # fmt: skip
 
     retry_options: dict[str, Any] = {
         "max_retries": runtime.settings.retry_max,

@@ -19,6 +19,7 @@ from api.problems import ProblemError
 from reviewops import signatures
 from reviewops.db.session import Database
 from reviewops.pipeline import audit, intake
+from reviewops.pipeline.processing import pr_number
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import LIVE_QUEUE
 from reviewops.telemetry import metrics
@@ -148,6 +149,10 @@ async def receive_github_webhook(
             event=x_github_event[:64],
             action=action[:64] if isinstance(action, str) else None,
             payload=payload,
+        )
+        # Bound here, these travel with the queued message (reviewops.queue.logcontext) to the worker's lines.
+        structlog.contextvars.bind_contextvars(
+            tenant=incoming.installation_id, repository=incoming.repository, pr=pr_number(payload)
         )
         try:
             result = await run_in_threadpool(intake.store, db, incoming)

@@ -31,6 +31,7 @@ from reviewops.review.llm.settings import LLMSettings
 from reviewops.review.model import AnalysisContext, ChangedFile, RepoConfig, Severity
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
+from reviewops.telemetry.tracing import tracer
 from reviewops.tenancy.usage import add_usage
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ class ReviewRunner:
     def run(self, review_id: int) -> str:
         started = time.perf_counter()
         try:
-            status = self._run(review_id)
+            with tracer().start_as_current_span("review", attributes={"reviewops.review_id": review_id}) as span:
+                status = self._run(review_id)
+                span.set_attribute("reviewops.review_status", status)
         except PermanentError as exc:
             # Retrying cannot help (PR gone, installation suspended): the review is over, say why.
             self._save(review_id, status=ReviewStatus.FAILED.value, status_reason=str(exc)[:2000],
@@ -141,37 +144,42 @@ class ReviewRunner:
             return True
 
     def _run(self, review_id: int) -> str:
-        claimed = self._claim(review_id)
+        with tracer().start_as_current_span("db.claim_review"):
+            claimed = self._claim(review_id)
         if isinstance(claimed, str):
             return claimed
         review, installation_id = claimed
         gh = self.github.installation(installation_id)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        try:
-            pr = gh.get_pull(review.repository, review.pr_number)
-        except NotFound as exc:
-            raise PermanentError(f"pull request {review.repository}#{review.pr_number} is gone") from exc
-        if not review.head_sha:
-            # A /review command does not know the head: review whatever the PR's head is now.
-            review.head_sha = str(pr["head"]["sha"])
-            self._save(review_id, head_sha=review.head_sha)
-        if pr["head"]["sha"] != review.head_sha:
-            with self.db.session() as session:
-                row = session.get(Review, review_id)
-                assert row is not None
-                return self._finish(
-                    row, ReviewStatus.SUPERSEDED, f"PR head moved to {pr['head']['sha'][:12]}"
-                )
-        raw_files = gh.list_pull_files(review.repository, review.pr_number)
-        files = [self.deps.parse_file(f) for f in raw_files]
-        config = self._repo_config(gh, review.repository, pr["base"]["ref"])
+        with tracer().start_as_current_span("github.fetch_pr") as span:
+            try:
+                pr = gh.get_pull(review.repository, review.pr_number)
+            except NotFound as exc:
+                raise PermanentError(f"pull request {review.repository}#{review.pr_number} is gone") from exc
+            if not review.head_sha:
+                # A /review command does not know the head: review whatever the PR's head is now.
+                review.head_sha = str(pr["head"]["sha"])
+                self._save(review_id, head_sha=review.head_sha)
+            if pr["head"]["sha"] != review.head_sha:
+                with self.db.session() as session:
+                    row = session.get(Review, review_id)
+                    assert row is not None
+                    return self._finish(
+                        row, ReviewStatus.SUPERSEDED, f"PR head moved to {pr['head']['sha'][:12]}"
+                    )
+            raw_files = gh.list_pull_files(review.repository, review.pr_number)
+            files = [self.deps.parse_file(f) for f in raw_files]
+            config = self._repo_config(gh, review.repository, pr["base"]["ref"])
+            span.set_attribute("reviewops.files", len(files))
         timings["fetch_seconds"] = time.perf_counter() - t0
 
         ctx = self._context(review, pr, files, config, gh)
         ctx.notes.extend(_file_notes(pr, files))
         t1 = time.perf_counter()
-        result = self.deps.engine(ctx)
+        with tracer().start_as_current_span("review.engine") as span:
+            result = self.deps.engine(ctx)
+            span.set_attribute("reviewops.findings", len(result.findings))
         timings["engine_seconds"] = time.perf_counter() - t1
         timings.update({k: float(v) for k, v in (result.timings or {}).items()})
         notes = _dedupe([*ctx.notes, *result.notes])
@@ -193,9 +201,12 @@ class ReviewRunner:
         if self._superseded_now(review_id):
             return ReviewStatus.SUPERSEDED.value
         t2 = time.perf_counter()
-        self._post(gh, review, sel, notes, threshold, result, previous_summary)
+        with tracer().start_as_current_span("github.post") as span:
+            span.set_attributes({"reviewops.inline": len(sel.inline), "reviewops.annotations": len(sel.overflow)})
+            self._post(gh, review, sel, notes, threshold, result, previous_summary)
         timings["post_seconds"] = time.perf_counter() - t2
-        return self._complete(review, sel, result, timings)
+        with tracer().start_as_current_span("db.store_review"):
+            return self._complete(review, sel, result, timings)
 
     def _repo_config(self, gh: InstallationClient, repo: str, base_ref: str) -> RepoConfig:
         """`.reviewops.yaml` from the base branch, never the head: a PR cannot change its own rules."""

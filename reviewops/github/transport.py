@@ -16,10 +16,12 @@ from urllib.parse import quote
 
 import httpx
 from gidgethub import sansio
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from reviewops.errors import PermanentError, TransientError
 from reviewops.github.ratelimit import CONTENT_METHODS, ContentLimiter, is_rate_limited, retry_delay
 from reviewops.telemetry import metrics
+from reviewops.telemetry.tracing import tracer
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +157,7 @@ class Transport:
                 if wait > 0:
                     self._wait_or_raise(wait, "content-creation cap (per installation, per minute)")
                     continue
-            try:
-                response = self.http.request(
-                    method, target, headers=self._headers(auth), params=params, json=json
-                )
-            except httpx.TransportError as exc:
-                metrics.GITHUB_REQUESTS.labels(template, "error").inc()
-                raise TransientError(f"GitHub unreachable ({type(exc).__name__}) on {template}") from exc
+            response = self._send(method, target, template, auth, params=params, json=json)
             metrics.GITHUB_REQUESTS.labels(template, str(response.status_code)).inc()
             headers = {k.lower(): v for k, v in response.headers.items()}
             self.ratelimits.observe(headers, auth.limiter_key)
@@ -178,6 +174,30 @@ class Transport:
                 continue
             raise _mapped_error(response.status_code, message, template)
         raise TransientError(f"GitHub still rate limiting {template} after {MAX_INLINE_ATTEMPTS} attempts")
+
+    def _send(
+        self, method: str, target: str, template: str, auth: Auth, *, params: Any, json: Any
+    ) -> httpx.Response:
+        """One HTTP request as one CLIENT span named by its path template (the token never goes in it)."""
+        headers = self._headers(auth)  # may fetch an installation token: its own span, not a child
+        attributes = {"http.request.method": method, "url.template": template,
+                      "server.address": httpx.URL(target).host}  # fmt: skip
+        with tracer().start_as_current_span(
+            f"{method} {template}", kind=SpanKind.CLIENT, attributes=attributes,
+            record_exception=False, set_status_on_exception=False,
+        ) as span:  # fmt: skip
+            try:
+                response = self.http.request(method, target, headers=headers, params=params, json=json)
+            except httpx.TransportError as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                metrics.GITHUB_REQUESTS.labels(template, "error").inc()
+                raise TransientError(f"GitHub unreachable ({type(exc).__name__}) on {template}") from exc
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 400:
+                span.set_attribute("error.type", str(response.status_code))
+                span.set_status(Status(StatusCode.ERROR))
+            return response
 
     def paginate(
         self,

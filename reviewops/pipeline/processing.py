@@ -62,7 +62,8 @@ class Context:
 Handler = Callable[[Context], str]
 
 
-def _pr_number(payload: dict[str, object]) -> int | None:
+def pr_number(payload: dict[str, object]) -> int | None:
+    """The PR (or issue) a delivery is about, for logs; None for repository-wide events."""
     for key in ("pull_request", "issue"):
         item = payload.get(key)
         if isinstance(item, dict) and isinstance(item.get("number"), int):
@@ -95,7 +96,7 @@ def process_delivery(
             delivery_id=delivery.delivery_guid,
             tenant=delivery.installation_id,
             repository=delivery.repository,
-            pr=_pr_number(delivery.payload),
+            pr=pr_number(delivery.payload),
         )
         if delivery.status in FINISHED:
             log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
@@ -107,26 +108,28 @@ def process_delivery(
         route_span = tracer().start_as_current_span(
             f"route {event}", attributes={"github.event": event, "github.action": action or ""}
         )
-        with route_span, db.session() as session:
-            delivery = session.execute(
-                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-            ).scalar_one()
-            handler = router(event, action)
-            ctx = Context(
-                session, settings, delivery, review_runner=review_runner, command_responder=command_responder
-            )
-            outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
-            follow_ups = list(ctx.after_commit)
-            delivery.status_reason = ctx.reason
-            if not follow_ups:
-                _mark_done(delivery, outcome)
-        if follow_ups:
-            for work in follow_ups:
-                work()
+        # Follow-up work (the review, command replies) runs inside the route span: one delivery is one tree.
+        with route_span:
             with db.session() as session:
-                done = session.get(WebhookDelivery, delivery_id)
-                if done is not None:
-                    _mark_done(done, outcome)
+                delivery = session.execute(
+                    select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                ).scalar_one()
+                handler = router(event, action)
+                ctx = Context(
+                    session, settings, delivery, review_runner=review_runner, command_responder=command_responder
+                )
+                outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
+                follow_ups = list(ctx.after_commit)
+                delivery.status_reason = ctx.reason
+                if not follow_ups:
+                    _mark_done(delivery, outcome)
+            if follow_ups:
+                for work in follow_ups:
+                    work()
+                with tracer().start_as_current_span("db.finish_delivery"), db.session() as session:
+                    done = session.get(WebhookDelivery, delivery_id)
+                    if done is not None:
+                        _mark_done(done, outcome)
     except Exception as exc:
         with db.session() as session:
             failed = session.get(WebhookDelivery, delivery_id)

@@ -54,9 +54,11 @@ def build_broker(
     else:
         broker = StubBroker(middleware=broker_middleware())
         broker.emit_after("process_boot")
+    from reviewops.queue.logcontext import LogContextMiddleware
     from reviewops.queue.tracing import TracingMiddleware
 
     broker.add_middleware(TracingMiddleware())
+    broker.add_middleware(LogContextMiddleware())
     broker.add_middleware(TenantFairness(queues=frozenset({LIVE_QUEUE, REPLAY_QUEUE})))
     for queue in (LIVE_QUEUE, REPLAY_QUEUE):
         broker.declare_queue(queue)

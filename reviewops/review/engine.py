@@ -13,11 +13,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import Status, StatusCode
+
 from reviewops.review.config import CONFIG_PATH, path_included
 from reviewops.review.diff import hunk_of
 from reviewops.review.model import AnalysisContext, Analyzer, ChangedFile, Finding, LLMUsage, Severity
 from reviewops.review.secretscan import redact_line
 from reviewops.telemetry.metrics import ANALYZER_RUNS, ANALYZER_SECONDS
+from reviewops.telemetry.tracing import tracer
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_COMMENTS = 30
@@ -90,21 +93,27 @@ def merge(findings: Iterable[Finding], files: Sequence[ChangedFile]) -> tuple[li
 
 
 def _run(analyzer: Analyzer, ctx: AnalysisContext, timings: dict[str, float]) -> list[Finding]:
-    started = time.monotonic()
-    try:
-        found = list(analyzer.analyze(ctx))
-        ANALYZER_RUNS.labels(analyzer.id, "ok").inc()
-        return found
-    except Exception as exc:
-        # One broken analyzer must not cost the review: say so and carry on.
-        log.exception("analyzer %s failed", analyzer.id)
-        ANALYZER_RUNS.labels(analyzer.id, "failed").inc()
-        ctx.notes.append(f"Analyzer {analyzer.id} failed and was skipped: {type(exc).__name__}")
-        return []
-    finally:
-        elapsed = time.monotonic() - started
-        timings[analyzer.id] = timings.get(analyzer.id, 0.0) + elapsed
-        ANALYZER_SECONDS.labels(analyzer.id).observe(elapsed)
+    with tracer().start_as_current_span(
+        f"analyzer {analyzer.id}", attributes={"reviewops.analyzer": analyzer.id}
+    ) as span:
+        started = time.monotonic()
+        try:
+            found = list(analyzer.analyze(ctx))
+            ANALYZER_RUNS.labels(analyzer.id, "ok").inc()
+            span.set_attribute("reviewops.findings", len(found))
+            return found
+        except Exception as exc:
+            # One broken analyzer must not cost the review: say so and carry on (the span says it failed).
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            log.exception("analyzer %s failed", analyzer.id)
+            ANALYZER_RUNS.labels(analyzer.id, "failed").inc()
+            ctx.notes.append(f"Analyzer {analyzer.id} failed and was skipped: {type(exc).__name__}")
+            return []
+        finally:
+            elapsed = time.monotonic() - started
+            timings[analyzer.id] = timings.get(analyzer.id, 0.0) + elapsed
+            ANALYZER_SECONDS.labels(analyzer.id).observe(elapsed)
 
 
 def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewResult:

@@ -18,7 +18,8 @@ def test_one_trace_from_webhook_to_worker(client: Any, db: Database, worker: Any
     assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
 
     def finished() -> list[Any]:
-        return [s for s in spans.get_finished_spans() if s.name == "route pull_request"]
+        # The consumer span ends last (after the actor returns): wait for it, not for the route span.
+        return [s for s in spans.get_finished_spans() if s.name == "process process_delivery"]
 
     wait_until(finished, what="worker span")
     by_name = {s.name: s for s in spans.get_finished_spans()}

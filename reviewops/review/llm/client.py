@@ -11,13 +11,15 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import BaseModel, ValidationError
 
 from reviewops.review.llm.settings import LLMSettings
 from reviewops.review.model import LLMUsage
 from reviewops.telemetry.metrics import LLM_REQUEST_SECONDS, LLM_REQUESTS, LLM_TOKENS
+from reviewops.telemetry.tracing import tracer
 
 if TYPE_CHECKING:  # the SDK takes seconds to import: only load it when a request is made
     import openai
@@ -71,7 +73,9 @@ def _retryable(exc: Exception) -> bool:
     return True
 
 
-def _count(usage: LLMUsage, reported: object, messages: list[dict[str, str]], content: str | None) -> None:
+def _count(
+    usage: LLMUsage, reported: object, messages: list[dict[str, str]], content: str | None, span: Span
+) -> None:
     """Token usage as the server reports it; estimated when it does not (some local servers)."""
     prompt = getattr(reported, "prompt_tokens", None)
     completion = getattr(reported, "completion_tokens", None)
@@ -83,6 +87,22 @@ def _count(usage: LLMUsage, reported: object, messages: list[dict[str, str]], co
     usage.completion_tokens += int(completion)
     LLM_TOKENS.labels("prompt").inc(int(prompt))
     LLM_TOKENS.labels("completion").inc(int(completion))
+    _usage_on_span(span, int(prompt), int(completion))
+
+
+def _usage_on_span(span: Span, prompt: int, completion: int) -> None:
+    span.set_attribute("gen_ai.usage.input_tokens", prompt)
+    span.set_attribute("gen_ai.usage.output_tokens", completion)
+
+
+def _llm_span(settings: LLMSettings) -> Any:
+    """One CLIENT span per request (OTel GenAI conventions); prompts and answers are never recorded."""
+    model = settings.model or ("mock" if settings.mock else "")
+    return tracer().start_as_current_span(
+        "llm.chat", kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False,
+        attributes={"gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+                    "gen_ai.request.model": model},
+    )  # fmt: skip
 
 
 def chat_json(
@@ -98,10 +118,14 @@ def chat_json(
     if settings.mock:
         if mock is None:
             raise LLMSkipped("mock mode has no canned answer for this request")
-        canned = mock()
-        usage.prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
-        usage.completion_tokens += estimate_tokens(canned)
-        return parse_answer(canned, model)
+        with _llm_span(settings) as span:
+            canned = mock()
+            prompt = sum(estimate_tokens(m["content"]) for m in messages)
+            completion = estimate_tokens(canned)
+            usage.prompt_tokens += prompt
+            usage.completion_tokens += completion
+            _usage_on_span(span, prompt, completion)
+            return parse_answer(canned, model)
     if not settings.configured:
         raise LLMSkipped(settings.why_unconfigured())
     import openai
@@ -117,32 +141,38 @@ def chat_json(
         attempt += 1
         started = time.monotonic()
         outcome = "ok"
-        try:
-            response = client.chat.completions.create(
-                model=settings.model or "",
-                messages=cast(list[ChatCompletionMessageParam], messages),
-                temperature=0,
-                response_format={"type": "json_object"} if json_mode else openai.omit,
-            )
-            content = response.choices[0].message.content if response.choices else None
-            _count(usage, response.usage, messages, content)
-            return parse_answer(content, model)
-        except openai.APITimeoutError:
-            outcome, reason = "timeout", f"timed out after {settings.timeout_seconds:g}s"
-        except InvalidAnswer as exc:
-            outcome, reason = "invalid", f"invalid response ({exc})"
-        except openai.APIStatusError as exc:
-            outcome, reason = "error", f"HTTP {exc.status_code} from the LLM endpoint"
-            if exc.status_code == 400 and json_mode:
-                json_mode, attempt = False, attempt - 1  # not the model's fault: a free, immediate retry
-            elif not _retryable(exc):
-                break
-        except openai.APIConnectionError:
-            outcome, reason = "error", "could not connect to the LLM endpoint"
-        except (openai.OpenAIError, ValueError, KeyError, IndexError) as exc:
-            outcome, reason = "error", f"unexpected answer ({type(exc).__name__})"
-        finally:
-            LLM_REQUEST_SECONDS.observe(time.monotonic() - started)
-            LLM_REQUESTS.labels(outcome).inc()
+        with _llm_span(settings) as span:
+            try:
+                response = client.chat.completions.create(
+                    model=settings.model or "",
+                    messages=cast(list[ChatCompletionMessageParam], messages),
+                    temperature=0,
+                    response_format={"type": "json_object"} if json_mode else openai.omit,
+                )
+                if getattr(response, "model", None):
+                    span.set_attribute("gen_ai.response.model", str(response.model))
+                content = response.choices[0].message.content if response.choices else None
+                _count(usage, response.usage, messages, content, span)
+                return parse_answer(content, model)
+            except openai.APITimeoutError:
+                outcome, reason = "timeout", f"timed out after {settings.timeout_seconds:g}s"
+            except InvalidAnswer as exc:
+                outcome, reason = "invalid", f"invalid response ({exc})"
+            except openai.APIStatusError as exc:
+                outcome, reason = "error", f"HTTP {exc.status_code} from the LLM endpoint"
+                if exc.status_code == 400 and json_mode:
+                    json_mode, attempt = False, attempt - 1  # not the model's fault: a free, immediate retry
+                elif not _retryable(exc):
+                    break
+            except openai.APIConnectionError:
+                outcome, reason = "error", "could not connect to the LLM endpoint"
+            except (openai.OpenAIError, ValueError, KeyError, IndexError) as exc:
+                outcome, reason = "error", f"unexpected answer ({type(exc).__name__})"
+            finally:
+                LLM_REQUEST_SECONDS.observe(time.monotonic() - started)
+                LLM_REQUESTS.labels(outcome).inc()
+                if outcome != "ok":
+                    span.set_attribute("error.type", outcome)
+                    span.set_status(Status(StatusCode.ERROR, reason))
         log.warning("llm request failed (attempt %d): %s", attempt, reason)
     raise LLMSkipped(reason)
