@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reviewops.policy.store import PolicySnapshot, ReviewSettings, TenantLimits
+from reviewops.policy.store import PolicySnapshot, RetrySettings, ReviewSettings, TenantLimits
 
 # CRD field -> TenantLimits field. Tenants override only what they name.
 LIMIT_FIELDS = {
@@ -49,6 +49,7 @@ def snapshot_from_spec(spec: dict[str, Any], *, generation: int, policy: str) ->
     if threshold not in SEVERITIES:
         raise SpecError(f"spec.review.severityThreshold: must be one of {', '.join(SEVERITIES)}")
     analyzers = {str(k): bool(v) for k, v in (review.get("analyzers") or {}).items()}
+    retries = _retries(spec.get("retries") or {})
     return PolicySnapshot(
         generation=generation,
         policy=policy,
@@ -59,4 +60,25 @@ def snapshot_from_spec(spec: dict[str, Any], *, generation: int, policy: str) ->
             severity_threshold=threshold,
             skip_drafts=bool(review.get("skipDrafts", True)),
         ),
+        retries=retries,
     )
+
+
+def _retries(raw: dict[str, Any]) -> RetrySettings:
+    """spec.retries -> the live retry policy; absent fields stay None (the workers' settings apply)."""
+    max_retries = raw.get("maxRetries")
+    if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int)
+                                    or not 0 <= max_retries <= 100):  # fmt: skip
+        raise SpecError(f"spec.retries.maxRetries: must be an integer from 0 to 100, got {max_retries!r}")
+    backoff: dict[str, float | None] = {}
+    for camel in ("minBackoffSeconds", "maxBackoffSeconds"):
+        value = raw.get(camel)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            raise SpecError(f"spec.retries.{camel}: must be a positive number of seconds, got {value!r}")
+        backoff[camel] = None if value is None else float(value)
+    low, high = backoff["minBackoffSeconds"], backoff["maxBackoffSeconds"]
+    if low is not None and high is not None and high < low:
+        raise SpecError("spec.retries.maxBackoffSeconds: must be at least minBackoffSeconds")
+    return RetrySettings(max_retries=max_retries, min_backoff_seconds=low, max_backoff_seconds=high)

@@ -6,6 +6,7 @@ Keys (prefix `reviewops:`):
 - `limits:tenant:<installation_id>` hash: only the fields that tenant overrides
 - `limits:tenants` set: installation ids that have an override (so removed tenants can be deleted)
 - `review-settings` hash: analyzers (JSON object), severity_threshold, skip_drafts ("1"/"0")
+- `retry-settings` hash: max_retries, min_backoff_seconds, max_backoff_seconds (only the fields the policy sets)
 
 A write is one MULTI/EXEC transaction, so readers never see half of a policy.
 """
@@ -24,6 +25,7 @@ META_KEY = PREFIX + "policy:meta"
 DEFAULT_LIMITS_KEY = PREFIX + "limits:default"
 TENANT_SET_KEY = PREFIX + "limits:tenants"
 REVIEW_SETTINGS_KEY = PREFIX + "review-settings"
+RETRY_SETTINGS_KEY = PREFIX + "retry-settings"
 
 
 def tenant_limits_key(installation_id: int) -> str:
@@ -50,12 +52,22 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class RetrySettings:
+    """Retry policy of failed work; None fields fall back to the worker's settings."""
+
+    max_retries: int | None = None
+    min_backoff_seconds: float | None = None
+    max_backoff_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class PolicySnapshot:
     generation: int
     policy: str
     default: TenantLimits
     tenants: dict[int, dict[str, int]]
     review: ReviewSettings
+    retries: RetrySettings = field(default_factory=RetrySettings)
 
 
 def write_policy(client: redis.Redis, snapshot: PolicySnapshot) -> None:
@@ -64,7 +76,10 @@ def write_policy(client: redis.Redis, snapshot: PolicySnapshot) -> None:
     pipe = client.pipeline(transaction=True)
     for gone in old_ids - set(snapshot.tenants):
         pipe.delete(tenant_limits_key(gone))
-    pipe.delete(TENANT_SET_KEY, DEFAULT_LIMITS_KEY, REVIEW_SETTINGS_KEY)
+    pipe.delete(TENANT_SET_KEY, DEFAULT_LIMITS_KEY, REVIEW_SETTINGS_KEY, RETRY_SETTINGS_KEY)
+    retry_fields = asdict(snapshot.retries)
+    if any(value is not None for value in retry_fields.values()):
+        pipe.hset(RETRY_SETTINGS_KEY, mapping={k: v for k, v in retry_fields.items() if v is not None})
     pipe.hset(DEFAULT_LIMITS_KEY, mapping={k: int(v) for k, v in asdict(snapshot.default).items()})
     for installation_id, overrides in snapshot.tenants.items():
         pipe.delete(tenant_limits_key(installation_id))
@@ -114,6 +129,15 @@ def read_review_settings(client: redis.Redis) -> ReviewSettings | None:
         analyzers={str(k): bool(v) for k, v in json.loads(raw.get("analyzers", "{}")).items()},
         severity_threshold=raw.get("severity_threshold", "warning"),
         skip_drafts=raw.get("skip_drafts", "1") == "1",
+    )
+
+
+def read_retry_settings(client: redis.Redis) -> RetrySettings:
+    raw = _decode(client.hgetall(RETRY_SETTINGS_KEY))
+    return RetrySettings(
+        max_retries=int(raw["max_retries"]) if "max_retries" in raw else None,
+        min_backoff_seconds=float(raw["min_backoff_seconds"]) if "min_backoff_seconds" in raw else None,
+        max_backoff_seconds=float(raw["max_backoff_seconds"]) if "max_backoff_seconds" in raw else None,
     )
 
 

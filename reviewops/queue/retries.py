@@ -8,6 +8,7 @@ Before the message is failed or re-enqueued, the verdict is written into its opt
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -15,11 +16,13 @@ import traceback
 from typing import Any, cast
 
 import dramatiq
+import redis
 from dramatiq.broker import MessageProxy
 from dramatiq.errors import Retry
 from dramatiq.middleware import Middleware
 
 from reviewops.errors import classify, error_class_name
+from reviewops.policy.store import RetrySettings, read_retry_settings
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,10 @@ def compute_delay_ms(
     return min(delay, MAX_DELAY_MS)
 
 
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
 def short_traceback(exc: BaseException) -> str:
     """The last lines of the traceback: enough to find the failing frame, small enough to store."""
     lines = "".join(traceback.format_exception(exc)).splitlines()
@@ -53,10 +60,25 @@ def short_traceback(exc: BaseException) -> str:
 class ClassifiedRetries(Middleware):
     """Drop-in replacement for dramatiq.middleware.Retries that knows transient from permanent."""
 
+    POLICY_CACHE_SECONDS = 5.0
+
     def __init__(self, *, max_retries: int = 8, min_backoff: int = 2000, max_backoff: int = 600_000) -> None:
         self.max_retries = max_retries
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self._policy = RetrySettings()
+        self._policy_read_at = float("-inf")
+
+    def _live_policy(self, broker: dramatiq.Broker) -> RetrySettings:
+        """The ReviewPolicy's retry settings (written to Redis by the operator), re-read every few seconds."""
+        client = getattr(broker, "client", None)
+        now = time.monotonic()
+        if client is not None and now - self._policy_read_at >= self.POLICY_CACHE_SECONDS:
+            # On a Redis error keep the last known policy; the settings apply when none was ever read.
+            with contextlib.suppress(redis.RedisError):
+                self._policy = read_retry_settings(client)
+            self._policy_read_at = now
+        return self._policy
 
     @property
     def actor_options(self) -> set[str]:
@@ -64,8 +86,15 @@ class ClassifiedRetries(Middleware):
         # fails loudly instead of being ignored.
         return {"max_retries", "min_backoff", "max_backoff", "throws"}
 
-    def _option(self, message: MessageProxy, actor: dramatiq.Actor[Any, Any], name: str, default: int) -> int:
-        return int(message.options.get(name, actor.options.get(name, default)))
+    def _option(
+        self, message: MessageProxy, actor: dramatiq.Actor[Any, Any], name: str, default: int, policy: int | None
+    ) -> int:
+        """Message option, else the live ReviewPolicy, else the actor's option (settings), else default."""
+        if name in message.options:
+            return int(message.options[name])
+        if policy is not None:
+            return policy
+        return int(actor.options.get(name, default))
 
     def after_process_message(
         self,
@@ -90,7 +119,8 @@ class ClassifiedRetries(Middleware):
             traceback=short_traceback(exception),
             requeue_timestamp=int(time.time() * 1000),
         )
-        max_retries = self._option(message, actor, "max_retries", self.max_retries)
+        policy = self._live_policy(broker)
+        max_retries = self._option(message, actor, "max_retries", self.max_retries, policy.max_retries)
         if kind == "permanent" or retries >= max_retries:
             log.warning(
                 "message %s (%s) failed for good after %s attempt(s): %s",
@@ -103,8 +133,8 @@ class ClassifiedRetries(Middleware):
             retry_after = exception.delay / 1000  # dramatiq's own `raise Retry(delay=ms)`
         delay = compute_delay_ms(
             retries,
-            self._option(message, actor, "min_backoff", self.min_backoff),
-            self._option(message, actor, "max_backoff", self.max_backoff),
+            self._option(message, actor, "min_backoff", self.min_backoff, _ms(policy.min_backoff_seconds)),
+            self._option(message, actor, "max_backoff", self.max_backoff, _ms(policy.max_backoff_seconds)),
             retry_after,
         )
         metrics.TASK_RETRIES.labels(message.actor_name, verdict.category).inc()

@@ -55,3 +55,16 @@ def test_backlog_counts_hashes_not_lists(redis_client: redis.Redis) -> None:
     redis_client.rpush("dramatiq:reviews", "a")  # two were prefetched: LLEN would say 1
     redis_client.hset("dramatiq:reviews.DQ.msgs", mapping={"d": "4"})
     assert queue_backlog(redis_client, "reviews") == 4
+
+
+def test_retry_settings_round_trip_and_removal(redis_client: redis.Redis) -> None:
+    from dataclasses import replace
+
+    from reviewops.policy import RetrySettings, read_retry_settings
+
+    assert read_retry_settings(redis_client) == RetrySettings()
+    with_retries = replace(snapshot(1, {}), retries=RetrySettings(max_retries=2, max_backoff_seconds=30.0))
+    write_policy(redis_client, with_retries)
+    assert read_retry_settings(redis_client) == RetrySettings(max_retries=2, max_backoff_seconds=30.0)
+    write_policy(redis_client, snapshot(2, {}))  # the policy no longer sets them: the settings apply again
+    assert read_retry_settings(redis_client) == RetrySettings()

@@ -18,6 +18,8 @@ CRD = yaml.safe_load(CRD_PATH.read_text())
 [VERSION] = CRD["spec"]["versions"]
 SCHEMA = VERSION["schema"]["openAPIV3Schema"]
 _SIMPLE_RULE = re.compile(r"^self\.(\w+) (>=|<=|>|<|==) self\.(\w+)$")
+# `!has(self.a) || !has(self.b) || <simple rule>`: the rule applies only when both optional fields are set.
+_GUARDED_RULE = re.compile(r"^((?:!has\(self\.\w+\) \|\| )+)(.*)$")
 
 
 def with_defaults(schema: dict[str, Any], value: Any) -> Any:
@@ -44,7 +46,13 @@ def k8s_errors(schema: dict[str, Any], value: Any, path: str = "") -> list[str]:
         if len(set(keys)) != len(keys):
             errors.append(f"{path}: duplicate {schema['x-kubernetes-list-map-keys']}")
     for rule in schema.get("x-kubernetes-validations", []):
-        match = _SIMPLE_RULE.match(rule["rule"])
+        text = rule["rule"]
+        guarded = _GUARDED_RULE.match(text)
+        if guarded:
+            if not all(name in value for name in re.findall(r"!has\(self\.(\w+)\)", guarded[1])):
+                continue
+            text = guarded[2]
+        match = _SIMPLE_RULE.match(text)
         assert match, f"unsupported rule in the test evaluator: {rule['rule']}"
         left, op, right = value[match[1]], match[2], value[match[3]]
         ok = {
@@ -175,6 +183,9 @@ BASE = {"apiVersion": "reviewops.dev/v1alpha1", "kind": "ReviewPolicy", "metadat
         ({"review": {"severityThreshold": "fatal"}}, "severityThreshold"),
         ({"review": {"analyzers": {"llm": "yes"}}}, "analyzers"),
         ({"review": {"skipDrafts": "true"}}, "skipDrafts"),
+        ({"retries": {"maxRetries": 101}}, "maxRetries"),
+        ({"retries": {"minBackoffSeconds": 0}}, "minBackoffSeconds"),
+        ({"retries": {"minBackoffSeconds": 10, "maxBackoffSeconds": 5}}, "maxBackoffSeconds must be at least"),
     ],
 )
 def test_invalid_objects_are_rejected_with_the_field_named(spec: dict[str, Any], complaint: str) -> None:

@@ -60,3 +60,25 @@ def test_partial_default_keeps_the_other_defaults() -> None:
 def test_bad_specs_name_the_field(spec: dict[str, object], message: str) -> None:
     with pytest.raises(SpecError, match=message):
         snapshot_from_spec(spec, generation=1, policy="ns/p")
+
+
+def test_retries_map_to_the_live_retry_policy() -> None:
+    from reviewops.policy.store import RetrySettings
+
+    spec = {"retries": {"maxRetries": 3, "minBackoffSeconds": 1, "maxBackoffSeconds": 90.5}}
+    assert snapshot_from_spec(spec, generation=1, policy="ns/p").retries == RetrySettings(3, 1.0, 90.5)
+    assert snapshot_from_spec({}, generation=1, policy="ns/p").retries == RetrySettings()
+
+
+@pytest.mark.parametrize(
+    ("retries", "message"),
+    [
+        ({"maxRetries": -1}, "spec.retries.maxRetries"),
+        ({"maxRetries": True}, "spec.retries.maxRetries"),
+        ({"minBackoffSeconds": 0}, "spec.retries.minBackoffSeconds"),
+        ({"minBackoffSeconds": 10, "maxBackoffSeconds": 5}, "spec.retries.maxBackoffSeconds"),
+    ],
+)
+def test_bad_retries_name_the_field(retries: dict[str, object], message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        snapshot_from_spec({"retries": retries}, generation=1, policy="ns/p")

@@ -159,3 +159,21 @@ def test_a_replay_that_fails_for_good_reopens_the_same_dead_letter(
     (letter,) = dead_letters(db)
     assert letter.attempts == 2 and letter.replay_count == 1 and letter.queue == "reviews.replay"
     assert delivery(db, delivery_id).status == "dead"
+
+
+def test_the_review_policy_sets_retries_live(
+    broker: dramatiq.Broker, db: Database, redis_client: redis.Redis, fault_worker: dramatiq.Worker
+) -> None:
+    """The operator writes spec.retries to Redis; workers apply it to the next failure, over their settings."""
+    from reviewops.policy import PolicySnapshot, RetrySettings, ReviewSettings, TenantLimits, write_policy
+
+    write_policy(
+        redis_client,
+        PolicySnapshot(1, "ns/p", TenantLimits(), {}, ReviewSettings(), RetrySettings(max_retries=1)),
+    )
+    delivery_id = make_delivery(db, "keyerror", tenant_id=None)
+    arm(redis_client, delivery_id, 100)
+    enqueue_delivery(broker, delivery_id)
+    wait_until(lambda: delivery(db, delivery_id).status == "dead", what="dead")
+    (letter,) = dead_letters(db)
+    assert letter.attempts == 2  # 1 + the policy's maxRetries(1), not 1 + retry_max(3) from the settings
