@@ -3,19 +3,15 @@ reacts, answers help/pause/resume, runs /review through the review pipeline, and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import dramatiq
 import pytest
 from sqlalchemy import select
 
 from reviewops.db.models import Review, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.pipeline.handlers.comments import HELP_TEXT
-from reviewops.settings import Settings
 from tests.support.fake_github import FakeGitHub
-from tests.support.review_engine import DEPS
 from tests.support.waiting import wait_until
 from tests.support.webhooks import load_payload, signed_request
 
@@ -24,27 +20,6 @@ INSTALLATION = 77
 HEAD = "1" * 40
 LINES = ["import os", 'KEY = "AKIAIOSFODNN7EXAMPLE"', 'print("debug")']
 PATCH = f"@@ -0,0 +1,{len(LINES)} @@\n" + "\n".join("+" + line for line in LINES)
-
-
-@pytest.fixture
-def review_worker(
-    broker: dramatiq.Broker, github_settings: Settings, db: Database, fake_github: FakeGitHub
-) -> Iterator[dramatiq.Worker]:
-    from worker.main import start_worker
-
-    w = start_worker(broker, github_settings, db, threads=2, review_deps=DEPS)
-    yield w
-    w.stop(timeout=10000)
-
-
-@pytest.fixture
-def gh_client(github_settings: Settings, db: Database, broker: dramatiq.Broker) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-
-    with TestClient(create_app(github_settings, db=db, broker=broker)) as c:
-        yield c
 
 
 def comment(client: Any, db: Database, body: str, comment_id: int, *, bot: bool = False) -> str:

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import dramatiq
 import pytest
 from sqlalchemy import select
 
@@ -42,27 +40,6 @@ LINES2 = [*LINES1, 'print("second")', "z = 3"]
 
 def new_file_patch(lines: list[str]) -> str:
     return f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join("+" + line for line in lines)
-
-
-@pytest.fixture
-def review_worker(
-    broker: dramatiq.Broker, github_settings: Settings, db: Database, fake_github: FakeGitHub
-) -> Iterator[dramatiq.Worker]:
-    from worker.main import start_worker
-
-    w = start_worker(broker, github_settings, db, threads=2, review_deps=DEPS)
-    yield w
-    w.stop(timeout=10000)
-
-
-@pytest.fixture
-def gh_client(github_settings: Settings, db: Database, broker: dramatiq.Broker) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-
-    with TestClient(create_app(github_settings, db=db, broker=broker)) as c:
-        yield c
 
 
 def deliver(client: Any, db: Database, action: str, number: int, head: str) -> str:
