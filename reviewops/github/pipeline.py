@@ -24,7 +24,8 @@ from reviewops.github.client import GitHubApp, InstallationClient
 from reviewops.github.deps import EngineResult, ReviewDeps
 from reviewops.github.selection import Selection, select_for_posting
 from reviewops.github.transport import NotFound
-from reviewops.policy.store import read_review_settings
+from reviewops.pipeline.review_settings import read_policy
+from reviewops.policy.store import ReviewSettings
 from reviewops.ratelimit.limits import default_limits
 from reviewops.ratelimit.tokens import llm_allowed, record_tokens
 from reviewops.review.llm.settings import LLMSettings
@@ -32,6 +33,7 @@ from reviewops.review.model import AnalysisContext, ChangedFile, RepoConfig, Sev
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 from reviewops.telemetry.tracing import tracer
+from reviewops.tenancy.flags import effective_analyzers
 from reviewops.tenancy.usage import add_usage
 
 log = logging.getLogger(__name__)
@@ -174,7 +176,8 @@ class ReviewRunner:
             span.set_attribute("reviewops.files", len(files))
         timings["fetch_seconds"] = time.perf_counter() - t0
 
-        ctx = self._context(review, pr, files, config, gh)
+        policy = read_policy(self.redis)  # once per review: analyzers and threshold come from the same read
+        ctx = self._context(review, pr, files, config, gh, policy)
         ctx.notes.extend(_file_notes(pr, files))
         t1 = time.perf_counter()
         with tracer().start_as_current_span("review.engine") as span:
@@ -191,7 +194,7 @@ class ReviewRunner:
             full = row.trigger == FULL_REVIEW_TRIGGER
             already = set() if full else store.posted_fingerprints(session, row)
             previous_summary = store.previous_summary_comment(session, row)
-        threshold = config.severity_threshold or self._policy_threshold()
+        threshold = config.severity_threshold or self._policy_threshold(policy)
         max_comments = min(MAX_INLINE_COMMENTS, config.max_comments or MAX_INLINE_COMMENTS)
         sel = select_for_posting(
             list(result.findings), {f.path: f for f in files},
@@ -215,7 +218,7 @@ class ReviewRunner:
 
     def _context(
         self, review: Review, pr: dict[str, Any], files: list[ChangedFile], config: RepoConfig,
-        gh: InstallationClient,
+        gh: InstallationClient, policy: ReviewSettings | None,
     ) -> AnalysisContext:  # fmt: skip
         cache: dict[str, str | None] = {}
 
@@ -229,7 +232,7 @@ class ReviewRunner:
             notes.append(f"Review delayed{': ' + review.status_reason if review.status_reason else ''}.")
         # Invalid `.reviewops.yaml` fields are named in the notes by the engine itself (run_review).
         llm_allowed = self._llm_allowed(review, notes)
-        enabled = self._enabled_analyzers(review)
+        enabled = self._enabled_analyzers(review, policy)
         return AnalysisContext(
             files=files, title=str(pr.get("title") or ""), body=str(pr.get("body") or ""), config=config,
             read_head=read_head, llm_allowed=llm_allowed, notes=notes,
@@ -241,35 +244,19 @@ class ReviewRunner:
         llm = LLMSettings.from_settings(self.settings)
         return llm if llm.configured else None
 
-    def _policy_threshold(self) -> Severity:
-        value: str = self.settings.review_severity_threshold
-        if self.redis is not None:
-            try:
-                policy = read_review_settings(self.redis)
-            except redis.RedisError:
-                policy = None
-            if policy is not None:
-                value = policy.severity_threshold
+    def _policy_threshold(self, policy: ReviewSettings | None) -> Severity:
+        value = policy.severity_threshold if policy is not None else self.settings.review_severity_threshold
         try:
             return Severity.parse(value)
         except ValueError:
             return Severity.WARNING
 
-    def _enabled_analyzers(self, review: Review) -> dict[str, bool]:
-        enabled: dict[str, bool] = {}
-        if self.redis is not None:
-            try:
-                policy = read_review_settings(self.redis)
-            except redis.RedisError:
-                policy = None
-            if policy is not None:
-                enabled.update(policy.analyzers)
+    def _enabled_analyzers(self, review: Review, policy: ReviewSettings | None) -> dict[str, bool]:
+        """The tenant's analyzer switches over the ReviewPolicy's (reviewops.tenancy.flags)."""
         with self.db.session() as session:
             tenant = session.get(Tenant, review.tenant_id) if review.tenant_id else None
-            overrides = (tenant.settings or {}).get("analyzers") if tenant else None
-        if isinstance(overrides, dict):
-            enabled.update({str(k): bool(v) for k, v in overrides.items()})
-        return enabled
+            tenant_settings = tenant.settings if tenant else None
+        return effective_analyzers(policy, tenant_settings)
 
     def _installation_id(self, tenant_id: int | None) -> int | None:
         if tenant_id is None:

@@ -12,7 +12,7 @@ from reviewops.db.models import DeliveryStatus, Review, ReviewStatus, Tenant, Te
 from reviewops.db.types import utcnow
 from reviewops.events import publish_after_commit
 from reviewops.pipeline.processing import Context
-from reviewops.pipeline.review_settings import for_tenant, live_policy
+from reviewops.pipeline.review_settings import for_tenant, read_policy
 from reviewops.pipeline.tenants import ensure_repository, ensure_tenant
 from reviewops.queue.fairness import defer_current_message
 from reviewops.ratelimit.clients import redis_for
@@ -153,7 +153,7 @@ def handle_pull_request(ctx: Context) -> str:
     repo = ensure_repository(ctx.session, tenant, payload.get("repository") or {}) if tenant else None
     if repo is not None and repo.paused:
         return ctx.ignore("reviews are paused for this repository (/reviewops resume)")
-    review_settings = for_tenant(live_policy(ctx.settings.redis_url), tenant)
+    review_settings = for_tenant(read_policy(redis_for(ctx.settings)), tenant)
     if pr.get("draft") and review_settings.skip_drafts:
         return ctx.ignore("draft pull request (the tenant's policy skips drafts)")
     head_sha = str((pr.get("head") or {}).get("sha") or "")
