@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from reviewops.db.models import Review, WebhookDelivery
 from reviewops.db.session import Database
+from tests.support.deliveries import delivery_status
 from tests.support.waiting import wait_until
 from tests.support.webhooks import WEBHOOKS, load_payload, signed_request
 
@@ -32,11 +33,6 @@ def expected_outcome(relative: str) -> tuple[str, bool]:
     if payload["action"] == "closed":
         return "processed", False
     return "ignored", False
-
-
-def delivery_status(db: Database, guid: str) -> str | None:
-    with db.session() as s:
-        return s.execute(select(WebhookDelivery.status).where(WebhookDelivery.delivery_guid == guid)).scalar()
 
 
 @pytest.mark.parametrize("relative", CASES)

@@ -15,10 +15,9 @@ from reviewops.github.client import GitHubApp
 from reviewops.github.pipeline import ReviewRunner
 from reviewops.github.render import SUMMARY_MARKER
 from reviewops.settings import Settings
+from tests.support.deliveries import post_until_processed, pr_payload
 from tests.support.fake_github import FakeGitHub
 from tests.support.review_engine import DEPS
-from tests.support.waiting import wait_until
-from tests.support.webhooks import load_payload, signed_request
 
 REPO = "octo/demo"
 INSTALLATION = 77
@@ -43,26 +42,7 @@ def new_file_patch(lines: list[str]) -> str:
 
 
 def deliver(client: Any, db: Database, action: str, number: int, head: str) -> str:
-    payload = load_payload(f"pull_request/{'opened' if action == 'opened' else 'synchronize'}.payload.json")
-    payload.update(action=action, number=number)
-    payload["installation"]["id"] = INSTALLATION
-    payload["repository"]["full_name"] = REPO
-    payload["pull_request"].update(number=number)
-    payload["pull_request"]["head"]["sha"] = head
-    payload["pull_request"]["base"].update(sha="b" * 40, ref="main")
-    body, headers = signed_request("pull_request", payload)
-    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
-    guid = headers["X-GitHub-Delivery"]
-
-    def status() -> str | None:
-        with db.session() as s:
-            return s.execute(
-                select(WebhookDelivery.status).where(WebhookDelivery.delivery_guid == guid)
-            ).scalar()
-
-    wait_until(lambda: status() in {"processed", "dead"}, timeout=90, what=f"delivery {guid} done")
-    assert status() == "processed"
-    return guid
+    return post_until_processed(client, db, "pull_request", pr_payload(REPO, INSTALLATION, action, number, head))
 
 
 def reviews(db: Database) -> list[Review]:

@@ -13,14 +13,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from reviewops.db.models import Finding, Review, WebhookDelivery
+from reviewops.db.models import Finding, Review
 from reviewops.db.session import Database
 from reviewops.github.render import SUMMARY_MARKER
 from reviewops.settings import Settings
+from tests.support.deliveries import post_until_processed, pr_payload
 from tests.support.fake_github import FakeGitHub
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.waiting import wait_until
-from tests.support.webhooks import load_payload, signed_request
 
 REPO = "octo/demo"
 INSTALLATION = 77
@@ -106,25 +105,8 @@ def seed(fake: FakeGitHub) -> None:
 
 
 def opened(client: Any, db: Database) -> Review:
-    payload = load_payload("pull_request/opened.payload.json")
-    payload.update(action="opened", number=5)
-    payload["installation"]["id"] = INSTALLATION
-    payload["repository"]["full_name"] = REPO
-    payload["pull_request"].update(number=5, draft=False)
-    payload["pull_request"]["head"]["sha"] = HEAD
-    payload["pull_request"]["base"].update(sha="b" * 40, ref="main")
-    body, headers = signed_request("pull_request", payload)
-    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
-    guid = headers["X-GitHub-Delivery"]
-
-    def status() -> str | None:
-        with db.session() as s:
-            return s.execute(
-                select(WebhookDelivery.status).where(WebhookDelivery.delivery_guid == guid)
-            ).scalar()
-
-    wait_until(lambda: status() in {"processed", "dead"}, timeout=120, what=f"delivery {guid} done")
-    assert status() == "processed"
+    payload = pr_payload(REPO, INSTALLATION, "opened", 5, HEAD)
+    post_until_processed(client, db, "pull_request", payload, timeout=120)
     with db.session() as s:
         (review,) = s.execute(select(Review)).scalars()
         return review

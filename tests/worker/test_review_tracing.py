@@ -12,15 +12,13 @@ from typing import Any
 
 import dramatiq
 import pytest
-from sqlalchemy import select
 
-from reviewops.db.models import WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.settings import Settings
 from reviewops.telemetry.logging import configure_logging
+from tests.support.deliveries import post_until_processed, pr_payload
 from tests.support.fake_github import FakeGitHub
 from tests.support.waiting import wait_until
-from tests.support.webhooks import load_payload, signed_request
 
 REPO = "octo/traced"
 INSTALLATION = 91
@@ -78,27 +76,9 @@ def deliver_traced(client: Any, db: Database, fake: FakeGitHub) -> str:
         {"filename": "app.py", "status": "added", "patch": patch, "additions": len(LINES)},
     ])  # fmt: skip
     fake.set_file(REPO, ".reviewops.yaml", "severity_threshold: info\n", ref="main")
-    payload = load_payload("pull_request/opened.payload.json")
-    payload.update(action="opened", number=5)
-    payload["installation"]["id"] = INSTALLATION
-    payload["repository"]["full_name"] = REPO
-    payload["pull_request"].update(number=5)
-    payload["pull_request"]["head"]["sha"] = HEAD
-    payload["pull_request"]["base"].update(sha="b" * 40, ref="main")
-    body, headers = signed_request("pull_request", payload)
-    headers["traceparent"] = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
-    guid = headers["X-GitHub-Delivery"]
-
-    def status() -> str | None:
-        with db.session() as s:
-            return s.execute(
-                select(WebhookDelivery.status).where(WebhookDelivery.delivery_guid == guid)
-            ).scalar()
-
-    wait_until(lambda: status() in {"processed", "dead"}, timeout=90, what=f"delivery {guid} done")
-    assert status() == "processed"
-    return guid
+    traceparent = {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+    payload = pr_payload(REPO, INSTALLATION, "opened", 5, HEAD)
+    return post_until_processed(client, db, "pull_request", payload, extra_headers=traceparent)
 
 
 def trace_spans(exporter: Any) -> list[Any]:
