@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
+from reviewops.pipeline.tenants import installation_id_of
 from reviewops.queue.broker import enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,7 @@ class IncomingDelivery:
 
     @property
     def installation_id(self) -> int | None:
-        inst = self.payload.get("installation")
-        value = inst.get("id") if isinstance(inst, dict) else None
-        return value if isinstance(value, int) else None
+        return installation_id_of(self.payload)
 
     @property
     def repository(self) -> str | None:
