@@ -27,6 +27,7 @@ from reviewops.github.transport import NotFound
 from reviewops.pipeline.review_settings import read_policy
 from reviewops.policy.store import ReviewSettings
 from reviewops.ratelimit.limits import default_limits
+from reviewops.ratelimit.reviews import NOTES_KEY
 from reviewops.ratelimit.tokens import llm_allowed, record_tokens
 from reviewops.review.llm.settings import LLMSettings
 from reviewops.review.model import AnalysisContext, ChangedFile, RepoConfig, Severity
@@ -79,7 +80,9 @@ class ReviewRunner:
     def run(self, review_id: int) -> str:
         started = time.perf_counter()
         try:
-            with tracer().start_as_current_span("review", attributes={"reviewops.review_id": review_id}) as span:
+            with tracer().start_as_current_span(
+                "review", attributes={"reviewops.review_id": review_id}
+            ) as span:
                 status = self._run(review_id)
                 span.set_attribute("reviewops.review_status", status)
         except PermanentError as exc:
@@ -205,11 +208,13 @@ class ReviewRunner:
             return ReviewStatus.SUPERSEDED.value
         t2 = time.perf_counter()
         with tracer().start_as_current_span("github.post") as span:
-            span.set_attributes({"reviewops.inline": len(sel.inline), "reviewops.annotations": len(sel.overflow)})
+            span.set_attributes(
+                {"reviewops.inline": len(sel.inline), "reviewops.annotations": len(sel.overflow)}
+            )
             self._post(gh, review, sel, notes, threshold, result, previous_summary)
         timings["post_seconds"] = time.perf_counter() - t2
         with tracer().start_as_current_span("db.store_review"):
-            return self._complete(review, sel, result, timings)
+            return self._complete(review, sel, result, timings, notes)
 
     def _repo_config(self, gh: InstallationClient, repo: str, base_ref: str) -> RepoConfig:
         """`.reviewops.yaml` from the base branch, never the head: a PR cannot change its own rules."""
@@ -227,9 +232,8 @@ class ReviewRunner:
                 cache[path] = gh.get_file_text(review.repository, path, review.head_sha)
             return cache[path]
 
-        notes: list[str] = []
-        if review.not_before is not None or (review.status_reason or "").startswith("delayed"):
-            notes.append(f"Review delayed{': ' + review.status_reason if review.status_reason else ''}.")
+        # Notes recorded with the review (e.g. the rate-limit delay, see reviewops.ratelimit.reviews).
+        notes = [str(note) for note in (review.timings or {}).get(NOTES_KEY, [])]
         # Invalid `.reviewops.yaml` fields are named in the notes by the engine itself (run_review).
         llm_allowed = self._llm_allowed(review, notes)
         enabled = self._enabled_analyzers(review, policy)
@@ -338,7 +342,12 @@ class ReviewRunner:
         return int(gh.create_issue_comment(repo, number, body)["id"])
 
     def _complete(
-        self, review: Review, sel: Selection, result: EngineResult, timings: dict[str, float]
+        self,
+        review: Review,
+        sel: Selection,
+        result: EngineResult,
+        timings: dict[str, float],
+        notes: list[str],
     ) -> str:
         with self.db.session() as session:
             row = session.get(Review, review.id)
@@ -347,7 +356,8 @@ class ReviewRunner:
             row.posted_count = len(sel.posted)
             row.llm_prompt_tokens = int(result.usage.prompt_tokens)
             row.llm_completion_tokens = int(result.usage.completion_tokens)
-            row.timings = {k: round(v, 4) for k, v in timings.items()}
+            # The notes stay with the review: the REST API shows them after the summary comment did.
+            row.timings = {**{k: round(v, 4) for k, v in timings.items()}, NOTES_KEY: list(notes)}
             row.finished_at = utcnow()
             row.duration_seconds = (row.finished_at - (row.started_at or row.finished_at)).total_seconds()
             row.status = ReviewStatus.COMPLETED.value

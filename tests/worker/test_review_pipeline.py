@@ -250,3 +250,36 @@ def test_a_review_posted_before_a_crash_is_adopted_not_reposted(
     assert fake_github.calls_to(REVIEWS, "POST") == []
     with db.session() as s:
         assert s.get(Review, review_id).github_review_id == 555  # type: ignore[union-attr]
+
+
+def test_stored_notes_reach_the_summary_and_stay_on_the_review(
+    github_settings: Settings, db: Database, fake_github: FakeGitHub
+) -> None:
+    """A rate-limit delay note written when the review was recorded shows in the summary comment, and the
+    review keeps its notes after completion (the REST API shows them)."""
+    from reviewops.db.models import Tenant
+    from worker.main import build_review_runner
+
+    seed_config(fake_github)
+    fake_github.add_pull(REPO, 9, head_sha=HEAD1, files=[
+        {"filename": "app.py", "status": "added", "patch": new_file_patch(LINES1), "additions": 6},
+    ])  # fmt: skip
+    note = "This review was delayed by 5s because the installation is over its review rate limit."
+    with db.session() as s:
+        tenant = Tenant(installation_id=INSTALLATION, account_login="o", settings={})
+        s.add(tenant)
+        s.flush()
+        review = Review(tenant_id=tenant.id, repository=REPO, pr_number=9, head_sha=HEAD1, status="pending",
+                        timings={"notes": [note]})  # fmt: skip
+        s.add(review)
+        s.flush()
+        review_id = review.id
+    runner = build_review_runner(github_settings, db, DEPS)
+    assert runner is not None
+    runner(review_id)
+    (summary,) = fake_github.repos[REPO].issue_comments[9]
+    assert note in summary["body"]
+    with db.session() as s:
+        done = s.get(Review, review_id)
+        assert done is not None and done.status == "completed"
+        assert note in done.timings["notes"] and "fetch_seconds" in done.timings
