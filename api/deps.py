@@ -127,8 +127,7 @@ async def require_tenant(
         metrics.RATE_LIMITED.labels("api").inc()
         raise ProblemError(
             429,
-            f"rate limit of {decision.rate} requests per minute exceeded; retry in "
-            f"{headers['Retry-After']}s",
+            f"rate limit of {decision.rate} requests per minute exceeded; retry in {headers['Retry-After']}s",
             code="rate-limited",
             headers=headers,
         )

@@ -171,8 +171,9 @@ class Settings(BaseSettings):
         default=2, ge=0, le=10, description="Retries of a failed LLM request (exponential backoff)."
     )
     llm_max_input_tokens: int = Field(
-        default=24000, ge=1000, description="Prompt token budget per review; files beyond it are listed "
-        "as not reviewed.",
+        default=24000,
+        ge=1000,
+        description="Prompt token budget per review; files beyond it are listed as not reviewed.",
     )
     mock_llm: bool = Field(
         default=False,

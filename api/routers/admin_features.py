@@ -55,8 +55,6 @@ async def get_features(tenant_id: IdPath, _admin: AdminDep, db: DbDep) -> Analyz
 
 
 @router.patch("/{tenant_id}/features", response_model=AnalyzerFlags, responses=NOT_FOUND)
-async def set_features(
-    tenant_id: IdPath, flags: AnalyzerFlags, admin: AdminDep, db: DbDep
-) -> AnalyzerFlags:
+async def set_features(tenant_id: IdPath, flags: AnalyzerFlags, admin: AdminDep, db: DbDep) -> AnalyzerFlags:
     """Enable or disable analyzers for one tenant, e.g. {"analyzers": {"llm": false}}."""
     return await run_in_threadpool(_set_flags, db, admin, tenant_id, flags)

@@ -41,9 +41,7 @@ async def list_tenants(
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Page[TenantOut]:
-    return await run_in_threadpool(
-        _list, db, status.value if status else None, decode_cursor(cursor), limit
-    )
+    return await run_in_threadpool(_list, db, status.value if status else None, decode_cursor(cursor), limit)
 
 
 def _get(db: Database, tenant_id: int) -> TenantOut:

@@ -155,18 +155,12 @@ async def receive_github_webhook(
             tenant=incoming.installation_id, repository=incoming.repository, pr=pr_number(payload)
         )
         try:
-            result = await run_in_threadpool(intake.store, db, incoming)
+            result = await run_in_threadpool(intake.accept, db, broker, incoming, LIVE_QUEUE)
         except SQLAlchemyError as exc:
             log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
             raise ProblemError(
                 503, "database unavailable; redeliver later", code="database-unavailable"
             ) from None
-        queued = False
-        if result.status == "stored" or result.requeued:
-            queued = await run_in_threadpool(
-                intake.hand_to_broker, db, broker, result.delivery_id, LIVE_QUEUE,
-                tenant=incoming.installation_id,
-            )  # fmt: skip
         if result.status == "duplicate":
             outcome = "requeued" if result.requeued else "duplicate"
             metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
@@ -175,9 +169,7 @@ async def receive_github_webhook(
                 status_code=200,
             )
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
-        return JSONResponse(
-            {"delivery_id": incoming.guid, "status": "queued" if queued else "stored"}, status_code=202
-        )
+        return JSONResponse({"delivery_id": incoming.guid, "status": result.status}, status_code=202)
     except ProblemError as exc:
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "rejected" if exc.status < 500 else "error").inc()
         raise

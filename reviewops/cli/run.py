@@ -80,7 +80,9 @@ def api(
     from reviewops.telemetry.exposition import prepare_multiprocess_dir
 
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        typer.echo("warning: several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one process", err=True)
+        typer.echo(
+            "warning: several workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows one process", err=True
+        )
     prepare_multiprocess_dir()
     uvicorn.run(
         "api.main:create_app",

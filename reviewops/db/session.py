@@ -46,6 +46,28 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._engine_kwargs = engine_kwargs
+        self._intake_engine: Engine | None = None
+
+    @property
+    def intake_engine(self) -> Engine:
+        """Autocommit connections for single-statement writes on the webhook's hot path.
+
+        On PostgreSQL a small pool of its own without pre-ping: the ping is a round trip per request,
+        and callers retry a dropped connection once instead (reviewops.pipeline.intake). SQLite shares
+        the main engine.
+        """
+        if self._intake_engine is None:
+            if self.is_sqlite:
+                self._intake_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                options = {
+                    "pool_pre_ping": False,
+                    "isolation_level": "AUTOCOMMIT",
+                    "skip_autocommit_rollback": True,
+                }
+                self._intake_engine = make_engine(self.url, **{**self._engine_kwargs, **options})
+        return self._intake_engine
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,4 +89,6 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self._intake_engine is not None and not self.is_sqlite:
+            self._intake_engine.dispose()
         self.engine.dispose()

@@ -116,7 +116,11 @@ def process_delivery(
                 ).scalar_one()
                 handler = router(event, action)
                 ctx = Context(
-                    session, settings, delivery, review_runner=review_runner, command_responder=command_responder
+                    session,
+                    settings,
+                    delivery,
+                    review_runner=review_runner,
+                    command_responder=command_responder,
                 )
                 outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
                 follow_ups = list(ctx.after_commit)

@@ -87,7 +87,12 @@ class ClassifiedRetries(Middleware):
         return {"max_retries", "min_backoff", "max_backoff", "throws"}
 
     def _option(
-        self, message: MessageProxy, actor: dramatiq.Actor[Any, Any], name: str, default: int, policy: int | None
+        self,
+        message: MessageProxy,
+        actor: dramatiq.Actor[Any, Any],
+        name: str,
+        default: int,
+        policy: int | None,
     ) -> int:
         """Message option, else the live ReviewPolicy, else the actor's option (settings), else default."""
         if name in message.options:

@@ -82,9 +82,7 @@ LLM_REQUEST_SECONDS = Histogram(
     "Duration of one chat-completion request.",
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300),
 )
-LLM_TOKENS = Counter(
-    "reviewops_llm_tokens_total", "LLM tokens used, by kind (prompt, completion).", ["kind"]
-)
+LLM_TOKENS = Counter("reviewops_llm_tokens_total", "LLM tokens used, by kind (prompt, completion).", ["kind"])
 FAIR_DEFERRALS = Counter(
     "reviewops_fair_deferrals_total",
     "Queue messages put back with a short delay because their tenant was at its concurrency cap.",

@@ -55,8 +55,10 @@ class HygieneAnalyzer:
         has_conflict = any(CONFLICT_START.match(t) or CONFLICT_END.match(t) for _, t in added)
         test_file = is_test_path(changed.path)
         for number, text in added:
-            if CONFLICT_START.match(text) or CONFLICT_END.match(text) or (
-                has_conflict and CONFLICT_MIDDLE.match(text)
+            if (
+                CONFLICT_START.match(text)
+                or CONFLICT_END.match(text)
+                or (has_conflict and CONFLICT_MIDDLE.match(text))
             ):
                 out.append(_finding(changed, number, text, "merge-conflict-marker", Severity.ERROR,
                                     "Merge conflict marker committed; resolve the conflict."))  # fmt: skip

@@ -34,7 +34,7 @@ handling, concurrency, performance, maintainability. No praise, no formatting ni
 findings listed as already reported. Line numbers are the numbers printed before '+' and ' ' lines.
 Answer with exactly one JSON object and nothing else:
 {{"findings": [{{"path": "<file>", "line": <number>, "end_line": <number or null>,
-  "severity": "info|warning|error", "category": "{'|'.join(CATEGORIES)}",
+  "severity": "info|warning|error", "category": "{"|".join(CATEGORIES)}",
   "message": "<what is wrong and why, one short paragraph>",
   "suggestion": "<replacement text for lines line..end_line, or null>"}}],
  "summary": "<two sentences on the change as a whole>"}}
