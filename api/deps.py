@@ -1,4 +1,8 @@
-"""Dependencies as `Annotated` aliases (FastAPI full-stack template style)."""
+"""Dependencies as `Annotated` aliases (FastAPI full-stack template style).
+
+The ones that never block are `async def`: FastAPI runs a plain `def` dependency in the thread pool,
+a hop per dependency per request that showed up as a large share of the webhook's CPU (bench/ingest.py).
+"""
 
 from __future__ import annotations
 
@@ -21,17 +25,17 @@ from reviewops.telemetry import metrics
 from reviewops.tenancy import apikeys
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_broker(request: Request) -> dramatiq.Broker:
+async def get_broker(request: Request) -> dramatiq.Broker:
     broker: dramatiq.Broker = request.app.state.broker
     return broker
 
@@ -48,7 +52,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_admin(
+async def require_admin(
     settings: SettingsDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
 ) -> str:
     """Admin endpoints take `Authorization: Bearer $REVIEWOPS_ADMIN_TOKEN`, compared in constant time."""
@@ -69,7 +73,7 @@ def require_admin(
 AdminDep = Annotated[str, Depends(require_admin)]
 
 
-def get_redis(request: Request) -> redis.Redis | None:
+async def get_redis(request: Request) -> redis.Redis | None:
     """The API's Redis client (rate limits, policy store, events); None in the embedded default."""
     client: redis.Redis | None = request.app.state.redis
     return client
