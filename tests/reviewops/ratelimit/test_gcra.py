@@ -152,3 +152,13 @@ def test_lua_reads_limits_from_the_policy_hashes(redis_client: redis.Redis) -> N
     redis_client.hset(TENANT, mapping={"burst": 9})
     d = lua(limiter, 10**15, 60, 5)
     assert (d.rate, d.burst) == (120, 9)  # tenant override over the policy default, field by field
+
+
+def test_the_script_is_loaded_again_after_redis_forgot_it(redis_client: redis.Redis) -> None:
+    """A restarted Redis has an empty script cache: the first check loads the script and still decides."""
+    limiter = RedisGcra(redis_client)
+    assert lua(limiter, 10**15, 60, 5).allowed
+    redis_client.script_flush()
+    assert not redis_client.script_exists(limiter.sha)[0]
+    assert lua(limiter, 10**15 + MICROS, 60, 5).allowed
+    assert redis_client.script_exists(limiter.sha)[0]
