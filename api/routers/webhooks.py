@@ -71,6 +71,8 @@ def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
         ) from None
     if not isinstance(payload, dict):
         raise ProblemError(400, "JSON payload must be an object", code="invalid-json")
+    if "\\u0000" in text:  # a NUL can only arrive escaped; PostgreSQL's jsonb cannot hold one
+        payload = intake.without_nul(payload)
     return payload
 
 

@@ -57,6 +57,18 @@ class IntakeResult:
     previous_status: str | None = None
 
 
+def without_nul(value: Any) -> Any:
+    """The payload with every NUL character replaced by U+FFFD: PostgreSQL's jsonb refuses "\\u0000",
+    and refusing the delivery over it would lose it for good (GitHub's redelivery carries it too)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 # The intake is the hot path: Core statements built once (building one per call costs more CPU than
 # the database round trip; see bench/ingest.py), executed with fresh parameters.
 DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]

@@ -44,6 +44,22 @@ def test_json_and_form_bodies_store_the_same_payload(client: Any, db: Database) 
     assert stored["as-json"] == stored["as-form"] == payload
 
 
+def test_a_nul_character_in_user_text_is_stored_not_refused(client: Any, db: Database) -> None:
+    """PostgreSQL's jsonb refuses "\\u0000": it was a 503 on every (re)delivery, so the delivery was lost."""
+    payload = load_payload("pull_request/opened.payload.json")
+    payload["pull_request"]["body"] = "before\x00after"
+    payload["pull_request"]["labels"] = [{"name": "x\x00"}]
+    body, headers = signed_request("pull_request", payload, guid="nul-1")
+    assert b"\\u0000" in body
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    with db.session() as s:
+        stored = s.execute(select(WebhookDelivery)).scalar_one().payload
+    assert stored["pull_request"]["body"] == "before\ufffdafter"
+    assert stored["pull_request"]["labels"] == [{"name": "x\ufffd"}]
+    assert stored["pull_request"]["title"] == payload["pull_request"]["title"]
+
+
 def test_rotation_accepts_old_and_new_secret(settings: Settings, db: Database, broker: Any) -> None:
     rotated = settings.model_copy(update={"webhook_secrets": [SecretStr("new-secret"), SecretStr(SECRET)]})
     with TestClient(create_app(rotated, db=db, broker=broker)) as c:
