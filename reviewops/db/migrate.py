@@ -17,6 +17,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    from reviewops.db.session import ensure_sqlite_dir
+
+    ensure_sqlite_dir(database_url)  # `reviewops migrate` on a fresh machine, before anything else ran
     command.upgrade(alembic_config(database_url), revision)
 
 

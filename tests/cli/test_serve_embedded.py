@@ -81,3 +81,51 @@ def test_bad_configuration_names_the_variable(tmp_path: Path) -> None:
     result = subprocess.run([*CLI, "migrate"], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "REVIEWOPS_REDIS_URL" in result.stderr
+
+
+def test_migrate_on_a_fresh_machine_creates_the_embedded_database(tmp_path: Path) -> None:
+    """`reviewops migrate` before anything else ran: the data folder did not exist (it failed before)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
+    migrated = subprocess.run([*CLI, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database schema is up to date" in migrated.stdout
+    assert (tmp_path / "data/reviewops/reviewops.db").is_file()
+
+
+def test_serve_picks_up_what_a_previous_run_left_in_flight(tmp_path: Path) -> None:
+    """A delivery stored as `queued` by a run that died: the next `serve` processes it."""
+    from reviewops.db.session import Database
+    from reviewops.pipeline import intake
+    from tests.support.webhooks import load_payload
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"), REVIEWOPS_ADMIN_TOKEN="tok")
+    migrated = subprocess.run([*CLI, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert migrated.returncode == 0, migrated.stderr
+    db = Database(f"sqlite:///{tmp_path / 'data/reviewops/reviewops.db'}")
+    try:
+        intake.store(
+            db, intake.IncomingDelivery(0, "left-1", "ping", None, load_payload("ping/payload.json"))
+        )
+    finally:
+        db.dispose()
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port, timeout=30)
+
+        def status() -> str:
+            r = httpx.get(
+                f"http://127.0.0.1:{port}/webhooks/github/deliveries/left-1",
+                headers={"Authorization": "Bearer tok"},
+            )
+            return str(r.json().get("status"))
+
+        wait_until(lambda: status() == "processed", timeout=20, what="left-over delivery processed")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert b"re-enqueued 1 deliveries left in flight by the previous run" in out
