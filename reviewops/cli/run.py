@@ -31,6 +31,7 @@ def serve(
     from api.main import create_app
     from reviewops.db.migrate import upgrade
     from reviewops.db.session import Database
+    from reviewops.pipeline import outbox
     from reviewops.queue.broker import build_broker
     from worker.main import start_worker
 
@@ -41,6 +42,9 @@ def serve(
     upgrade(settings.database_url)
     db = Database(settings.database_url)
     broker = build_broker(settings.redis_url)
+    requeued = outbox.requeue_in_flight(db, broker)  # an in-process queue died with the last run
+    if requeued:
+        typer.echo(f"re-enqueued {requeued} deliveries left in flight by the previous run")
     worker = start_worker(broker, settings, db)
     app = create_app(settings, db=db, broker=broker)
     bind_host, bind_port = host or settings.host, port or settings.port

@@ -100,6 +100,34 @@ def _recover_lost(db: Database, broker: dramatiq.Broker, stale_seconds: float, l
     return recovered
 
 
+def requeue_in_flight(db: Database, broker: dramatiq.Broker) -> int:
+    """At start-up with an in-process broker: every delivery the database shows in flight lost its message
+    with the previous process (the queue lived in its memory), so all of them are enqueued again.
+
+    Only for the embedded default: with Redis the messages outlive the process and `sweep` finds the few
+    that did not. Processing is idempotent per delivery, so a message that did survive costs nothing.
+    """
+    if getattr(broker, "client", None) is not None:
+        return 0
+    with db.session() as session:
+        rows = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.installation_id)
+            .where(WebhookDelivery.status.in_((*IN_FLIGHT, DeliveryStatus.RECEIVED.value)))
+            .order_by(WebhookDelivery.id)
+        ).all()
+    for delivery_id, tenant in rows:
+        enqueue_delivery(broker, delivery_id, queue=LIVE_QUEUE, tenant=tenant)
+    if rows:
+        with db.session() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_([r.id for r in rows]))
+                .values(status=DeliveryStatus.QUEUED.value, queued_at=utcnow(), updated_at=utcnow())
+            )
+        log.warning("re-enqueued %s deliveries left in flight by the previous run", len(rows))
+    return len(rows)
+
+
 def sweep(
     db: Database,
     broker: dramatiq.Broker,

@@ -89,3 +89,47 @@ def test_messages_forgotten_by_a_restarted_redis_are_recovered(
     finally:
         worker.stop(timeout=5000)
         broker.close()
+
+
+def test_an_embedded_restart_requeues_what_the_last_process_had_in_flight(tmp_path: Any) -> None:
+    """The in-process queue dies with the process: at start-up every in-flight delivery is enqueued again
+    (they stayed `queued` for good before), finished ones are left alone, and Redis brokers are untouched."""
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+    from sqlalchemy import update
+
+    from reviewops.db.migrate import upgrade
+    from reviewops.pipeline import intake
+    from reviewops.pipeline.outbox import requeue_in_flight
+    from reviewops.queue.broker import LIVE_QUEUE
+
+    url = f"sqlite:///{tmp_path / 'reviewops.db'}"
+    upgrade(url)
+    db = Database(url)
+    payload = load_payload("ping/payload.json")
+    ids = {g: intake.store(db, intake.IncomingDelivery(1, g, "ping", None, payload)).delivery_id
+           for g in ("queued", "processing", "received", "processed")}  # fmt: skip
+    with db.session() as s:
+        for status in ("processing", "received", "processed"):
+            s.execute(update(WebhookDelivery).where(WebhookDelivery.id == ids[status]).values(status=status))
+    restarted = build_broker(None)
+    try:
+        assert isinstance(restarted, StubBroker)
+        assert requeue_in_flight(db, restarted) == 3
+        raw = [restarted.queues[LIVE_QUEUE].get_nowait() for _ in range(3)]
+        queued = [dramatiq.Message.decode(m).args[0] for m in raw]
+        assert sorted(queued) == sorted(ids[g] for g in ("queued", "processing", "received"))
+        assert restarted.queues[LIVE_QUEUE].empty()
+        assert statuses(db)["processed"][0] == "processed"
+        assert {statuses(db)[g][0] for g in ("queued", "processing", "received")} == {"queued"}
+    finally:
+        restarted.close()
+        db.dispose()
+
+
+def test_requeue_in_flight_leaves_a_redis_broker_alone(db: Database, broker: Any) -> None:
+    from reviewops.pipeline import intake
+    from reviewops.pipeline.outbox import requeue_in_flight
+
+    intake.store(db, intake.IncomingDelivery(1, "r-1", "ping", None, load_payload("ping/payload.json")))
+    assert requeue_in_flight(db, broker) == 0
