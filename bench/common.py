@@ -57,6 +57,15 @@ def environment(quick: bool) -> Iterator[BenchEnv]:
         redis.close()
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), for CPU-per-request figures that hold
+    up on a noisy machine better than throughput does."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")

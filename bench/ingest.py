@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchEnv, Row, median, percentile
+from bench.common import BenchEnv, Row, median, percentile, process_cpu_seconds
 from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = ROOT / "tests/fixtures/github-webhooks/pull_request/opened.payload.json"
 SECRET = "bench-secret"
+WARMUP = 32  # the load generator's warm-up: one request per connection
 
 
 def _loadgen(url: str, mode: str, seconds: float, rate: float = 500, concurrency: int = 32) -> dict[str, Any]:
@@ -51,8 +52,11 @@ def run(env: BenchEnv) -> list[Row]:
         base = f"http://127.0.0.1:{port}"
         real_rate = _loadgen(f"{base}/webhooks/github", "rate", seconds)
         bare_rate = _loadgen(f"{base}/bare", "rate", seconds)
+        before = process_cpu_seconds(server.pid)
         real_max = _loadgen(f"{base}/webhooks/github", "max", seconds)
+        between = process_cpu_seconds(server.pid)
         bare_max = _loadgen(f"{base}/bare", "max", seconds)
+        real_cpu, bare_cpu = between - before, process_cpu_seconds(server.pid) - between
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -70,6 +74,9 @@ def run(env: BenchEnv) -> list[Row]:
         Row("webhook ingest", "p99 ack @500 rps", p99, percentile(bl, 99), "ms", "< 50 ms", p99 < 50),
         Row("webhook ingest", "achieved rate @500 rps", real_rate["count"] / real_rate["elapsed"],
             bare_rate["count"] / bare_rate["elapsed"], "req/s"),
+        Row("webhook ingest", "server CPU per request (max throughput run)",
+            real_cpu / (real_max["count"] + WARMUP) * 1000, bare_cpu / (bare_max["count"] + WARMUP) * 1000, "ms",
+            notes="uvicorn process user+system time / requests (incl. warm-up); less noisy than req/s"),
     ]  # fmt: skip
 
 
