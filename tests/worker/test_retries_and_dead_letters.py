@@ -177,3 +177,30 @@ def test_the_review_policy_sets_retries_live(
     wait_until(lambda: delivery(db, delivery_id).status == "dead", what="dead")
     (letter,) = dead_letters(db)
     assert letter.attempts == 2  # 1 + the policy's maxRetries(1), not 1 + retry_max(3) from the settings
+
+
+def test_a_message_for_an_unknown_actor_is_dead_lettered_not_dropped(
+    broker: dramatiq.Broker, db: Database, redis_client: redis.Redis, fault_worker: dramatiq.Worker
+) -> None:
+    """A message whose actor this worker does not have (an older or newer release sent it) fails for
+    good: it lands in dead_letters, where it can be looked at and replayed after the rollout."""
+    message = dramatiq.Message(
+        queue_name="reviews", actor_name="renamed_actor", args=(7,), kwargs={}, options={}
+    )
+    broker.enqueue(message)
+    wait_until(lambda: len(dead_letters(db)) == 1, what="dead letter for the unknown actor")
+    (letter,) = dead_letters(db)
+    assert (letter.actor, letter.args, letter.queue) == ("renamed_actor", [7], "reviews")
+    assert letter.error_type == "permanent" and "ActorNotFound" in letter.error_class
+
+
+def test_a_message_past_its_age_limit_is_dead_lettered(
+    broker: dramatiq.Broker, db: Database, redis_client: redis.Redis, fault_worker: dramatiq.Worker
+) -> None:
+    """dramatiq's AgeLimit fails a message without running it (a skip): it is recorded all the same."""
+    delivery_id = make_delivery(db, "too-old")
+    message = enqueue_delivery(broker, delivery_id, options={"max_age": 1})
+    wait_until(lambda: delivery(db, delivery_id).status == "dead", what="dead")
+    (letter,) = dead_letters(db)
+    assert letter.message_id == message.message_id and letter.delivery_id == delivery_id
+    assert letter.error_type == "permanent" and "age" in letter.error_message.lower()
