@@ -35,8 +35,9 @@ from api.routers import (
 from reviewops import __version__
 from reviewops.db.session import Database
 from reviewops.pipeline import outbox
+from reviewops.pipeline.group_commit import IntakeBatcher
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
-from reviewops.queue.broker import build_broker
+from reviewops.queue.broker import LIVE_QUEUE, build_broker
 from reviewops.ratelimit import LocalGcra, RedisGcra
 from reviewops.settings import Settings, load_settings
 from reviewops.telemetry.tracing import setup_tracing
@@ -66,12 +67,16 @@ def create_app(
     broker = broker or build_broker(settings.redis_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5) if settings.redis_url else None
 
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
         sweeper = None
         if settings.outbox_sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(run_outbox_sweeper(settings, db, broker))
         yield
+        await run_in_threadpool(batcher.stop)
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -92,6 +97,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.broker = broker
+    app.state.intake = batcher
     app.state.signature_failures = SignatureFailureTracker(settings.signature_failure_window_seconds)
     install_problem_handlers(app)
     setup_tracing("reviewops-api")

@@ -14,14 +14,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BrokerDep, DbDep, SettingsDep
+from api.deps import DbDep, IntakeDep, SettingsDep
 from api.problems import ProblemError
 from reviewops import signatures
 from reviewops.db.session import Database
 from reviewops.pipeline import audit, intake
 from reviewops.pipeline.processing import pr_number
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
-from reviewops.queue.broker import LIVE_QUEUE
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ async def receive_github_webhook(
     request: Request,
     settings: SettingsDep,
     db: DbDep,
-    broker: BrokerDep,
+    intake_batcher: IntakeDep,
     x_github_event: Annotated[str | None, Header()] = None,
     x_github_delivery: Annotated[str | None, Header()] = None,
     x_hub_signature_256: Annotated[str | None, Header()] = None,
@@ -157,7 +156,7 @@ async def receive_github_webhook(
             tenant=incoming.installation_id, repository=incoming.repository, pr=pr_number(payload)
         )
         try:
-            result = await run_in_threadpool(intake.accept, db, broker, incoming, LIVE_QUEUE)
+            result = await intake_batcher.accept(incoming)
         except SQLAlchemyError as exc:
             log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
             raise ProblemError(

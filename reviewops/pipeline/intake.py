@@ -8,8 +8,12 @@ lost-message check (reviewops.pipeline.outbox) finds and re-enqueues it, so noth
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import dramatiq
@@ -75,24 +79,27 @@ DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 _INSERT_IGNORE: dict[str, Insert] = {
     name: dialect.insert(DELIVERIES)
     .on_conflict_do_nothing(index_elements=["app_id", "delivery_guid"])
-    .returning(DELIVERIES.c.id)
+    .returning(DELIVERIES.c.id, DELIVERIES.c.app_id, DELIVERIES.c.delivery_guid)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
-def _insert_ignore(conn: Connection, values: dict[str, Any]) -> int | None:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING id: concurrent duplicates make one row, no error."""
-    return conn.execute(_INSERT_IGNORE[conn.dialect.name], values).scalar_one_or_none()
+def _insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING: one statement for the whole batch (SQLAlchemy's
+    "insertmanyvalues"); concurrent or repeated deliveries make one row, no error. Returns the ids of
+    the rows this statement created, by (app id, delivery GUID)."""
+    result = conn.execute(_INSERT_IGNORE[conn.dialect.name], rows)
+    return {(row.app_id, row.delivery_guid): row.id for row in result}
 
 
-def _insert_new(db: Database, values: dict[str, Any]) -> int | None:
+def _insert_new(db: Database, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
     """One autocommit statement: durable when it returns. The intake engine skips the pool's pre-ping
     round trip, so a connection the server dropped is retried once on a fresh one (the statement is
-    idempotent: a retry after an unseen commit finds the row and reports it as a duplicate)."""
+    idempotent: a retry after an unseen commit finds the rows and reports them as duplicates)."""
     for attempt in (1, 2):
         try:
             with db.intake_engine.connect() as conn:
-                return _insert_ignore(conn, values)
+                return _insert_ignore(conn, rows)
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise
@@ -100,29 +107,25 @@ def _insert_new(db: Database, values: dict[str, Any]) -> int | None:
     raise AssertionError("unreachable")
 
 
-def store(db: Database, incoming: IncomingDelivery) -> IntakeResult:
-    """Commit the delivery as `queued` (or find the earlier copy). Returns before anything is enqueued:
-    callers hand it to the broker with `hand_to_broker`, which undoes the mark if the broker refuses."""
-    now = utcnow()
-    new_id = _insert_new(
-        db,
-        {
-            "app_id": incoming.app_id,
-            "delivery_guid": incoming.guid,
-            "event": incoming.event,
-            "action": incoming.action,
-            "installation_id": incoming.installation_id,
-            "repository": incoming.repository,
-            "payload": incoming.payload,
-            "status": DeliveryStatus.QUEUED.value,
-            "attempts": 0,
-            "queued_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    if new_id is not None:
-        return IntakeResult(new_id, "stored")
+def _row(incoming: IncomingDelivery, now: datetime) -> dict[str, Any]:
+    return {
+        "app_id": incoming.app_id,
+        "delivery_guid": incoming.guid,
+        "event": incoming.event,
+        "action": incoming.action,
+        "installation_id": incoming.installation_id,
+        "repository": incoming.repository,
+        "payload": incoming.payload,
+        "status": DeliveryStatus.QUEUED.value,
+        "attempts": 0,
+        "queued_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _existing(db: Database, incoming: IncomingDelivery, now: datetime) -> IntakeResult:
+    """A redelivery: report the stored copy, and put it back on the queue if it had failed."""
     with db.engine.begin() as conn:
         existing = conn.execute(
             select(DELIVERIES.c.id, DELIVERIES.c.status).where(
@@ -143,6 +146,37 @@ def store(db: Database, incoming: IncomingDelivery) -> IntakeResult:
         return IntakeResult(existing.id, "duplicate", previous_status=existing.status)
 
 
+def store_many(db: Database, incoming: Sequence[IncomingDelivery]) -> list[IntakeResult]:
+    """Commit the deliveries as `queued` (or find the earlier copies), in order. Returns before anything
+    is enqueued: callers hand them to the broker with `hand_to_broker`, which undoes the mark if the
+    broker refuses. The first copy of a GUID repeated within the batch is the one stored."""
+    now = utcnow()
+    created = _insert_new(db, [_row(i, now) for i in incoming])
+    results = []
+    for delivery in incoming:
+        new_id = created.pop((delivery.app_id, delivery.guid), None)
+        results.append(IntakeResult(new_id, "stored") if new_id is not None else _existing(db, delivery, now))
+    return results
+
+
+def store(db: Database, incoming: IncomingDelivery) -> IntakeResult:
+    return store_many(db, [incoming])[0]
+
+
+def _return_to_outbox(db: Database, delivery_ids: list[int]) -> None:
+    """Rows stored as `queued` whose enqueue failed go back to `received`, for the outbox sweeper."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id.in_(delivery_ids), DELIVERIES.c.status == DeliveryStatus.QUEUED.value)
+                .values(status=DeliveryStatus.RECEIVED.value, queued_at=None, updated_at=utcnow())
+            )
+    except SQLAlchemyError as exc:
+        # Stored as `queued` with no message: the outbox's lost-message check re-enqueues them.
+        log.warning("deliveries %s could not be returned to the outbox: %s", delivery_ids, type(exc).__name__)
+
+
 def hand_to_broker(
     db: Database, broker: dramatiq.Broker, delivery_id: int, queue: str, *, tenant: int | None = None
 ) -> bool:
@@ -155,24 +189,44 @@ def hand_to_broker(
         return True
     except Exception as exc:  # the broker raises connection errors of several kinds
         log.warning("broker unavailable, delivery %s left in outbox: %s", delivery_id, type(exc).__name__)
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(
-                update(DELIVERIES)
-                .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == DeliveryStatus.QUEUED.value)
-                .values(status=DeliveryStatus.RECEIVED.value, queued_at=None, updated_at=utcnow())
-            )
-    except SQLAlchemyError as exc:
-        # Stored as `queued` with no message: the outbox's lost-message check re-enqueues it.
-        log.warning("delivery %s could not be returned to the outbox: %s", delivery_id, type(exc).__name__)
+    _return_to_outbox(db, [delivery_id])
     return False
 
 
+def accept_many(
+    db: Database,
+    broker: dramatiq.Broker,
+    incoming: Sequence[IncomingDelivery],
+    queue: str,
+    contexts: Sequence[contextvars.Context] | None = None,
+) -> list[IntakeResult]:
+    """Store, then enqueue what there is to do: the webhook's whole blocking part. Each enqueue runs in
+    its request's context (`contexts`), so its trace and log fields are the request's. After the broker
+    refuses once, the rest of the batch goes straight to the outbox instead of waiting on it again."""
+    stored = store_many(db, incoming)
+    results: list[IntakeResult] = []
+    refused: list[int] = []
+    for i, (delivery, result) in enumerate(zip(incoming, stored, strict=True)):
+        if result.status == "duplicate" and not result.requeued:
+            results.append(result)
+            continue
+        if refused:
+            refused.append(result.delivery_id)
+            results.append(result)
+            continue
+        hand = functools.partial(
+            hand_to_broker, db, broker, result.delivery_id, queue, tenant=delivery.installation_id
+        )
+        handed = contexts[i].run(hand) if contexts else hand()
+        if not handed:
+            refused.append(result.delivery_id)  # already returned to the outbox by hand_to_broker
+        results.append(
+            IntakeResult(result.delivery_id, "queued") if handed and result.status == "stored" else result
+        )
+    if len(refused) > 1:
+        _return_to_outbox(db, refused[1:])
+    return results
+
+
 def accept(db: Database, broker: dramatiq.Broker, incoming: IncomingDelivery, queue: str) -> IntakeResult:
-    """Store, then enqueue when there is something to do: the webhook's whole blocking part, in one call
-    so the API spends one thread hop on it."""
-    result = store(db, incoming)
-    if result.status == "duplicate" and not result.requeued:
-        return result
-    handed = hand_to_broker(db, broker, result.delivery_id, queue, tenant=incoming.installation_id)
-    return IntakeResult(result.delivery_id, "queued") if handed and result.status == "stored" else result
+    return accept_many(db, broker, [incoming], queue)[0]

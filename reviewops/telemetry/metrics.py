@@ -25,6 +25,10 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook deliveries received, by event and outcome (accepted, duplicate, requeued, rejected, error).",
     ["event", "outcome"],
 )
+INTAKE_BATCHES = Counter(
+    "reviewops_intake_batches_total",
+    "Group commits of the webhook intake: deliveries accepted / batches is the mean batch size.",
+)
 WEBHOOK_ACK_SECONDS = Histogram(
     "reviewops_webhook_ack_seconds",
     "Time from request start to the webhook acknowledgement.",

@@ -1,0 +1,103 @@
+"""Group commit: concurrent deliveries share one INSERT, each still gets its own answer, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import dramatiq
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from reviewops.db.models import WebhookDelivery
+from reviewops.db.session import Database
+from reviewops.pipeline import intake
+from reviewops.pipeline.group_commit import IntakeBatcher
+from reviewops.queue.broker import LIVE_QUEUE, broker_holds, build_broker
+from tests.support.servers import free_port
+from tests.support.webhooks import load_payload
+
+
+def incoming(guid: str) -> intake.IncomingDelivery:
+    payload: dict[str, Any] = load_payload("ping/payload.json")
+    return intake.IncomingDelivery(1, guid, "ping", None, payload)
+
+
+def statuses(db: Database) -> dict[str, str]:
+    with db.session() as s:
+        return {r.delivery_guid: r.status for r in s.execute(select(WebhookDelivery)).scalars()}
+
+
+def batches() -> float:
+    return REGISTRY.get_sample_value("reviewops_intake_batches_total") or 0.0
+
+
+async def accept_all(batcher: IntakeBatcher, guids: list[str]) -> list[intake.IntakeResult]:
+    return list(await asyncio.gather(*(batcher.accept(incoming(g)) for g in guids)))
+
+
+def test_concurrent_deliveries_share_batches_and_each_is_queued_once(
+    db: Database, broker: dramatiq.Broker
+) -> None:
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+    before = batches()
+    try:
+        results = asyncio.run(accept_all(batcher, [f"g-{i}" for i in range(50)]))
+    finally:
+        batcher.stop()
+    assert [r.status for r in results] == ["queued"] * 50
+    assert len({r.delivery_id for r in results}) == 50
+    assert all(broker_holds(broker, r.delivery_id) for r in results)
+    assert set(statuses(db).values()) == {"queued"}
+    assert 1 <= batches() - before < 50  # 50 deliveries arrived together: fewer INSERTs than deliveries
+
+
+def test_a_guid_repeated_within_a_batch_is_stored_once(db: Database, broker: dramatiq.Broker) -> None:
+    results = intake.accept_many(
+        db, broker, [incoming("same"), incoming("same"), incoming("other")], LIVE_QUEUE
+    )
+    assert [r.status for r in results] == ["queued", "duplicate", "queued"]
+    assert results[0].delivery_id == results[1].delivery_id
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one() == 2
+
+
+def test_a_broker_outage_sends_the_whole_batch_to_the_outbox_after_one_refusal(db: Database) -> None:
+    down = build_broker(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    try:
+        results = intake.accept_many(db, down, [incoming(f"out-{i}") for i in range(4)], LIVE_QUEUE)
+    finally:
+        down.close()
+    assert [r.status for r in results] == ["stored"] * 4
+    assert set(statuses(db).values()) == {"received"}  # the sweeper hands them over when Redis is back
+
+
+def test_a_database_outage_fails_every_request_of_the_batch(broker: dramatiq.Broker) -> None:
+    down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    batcher = IntakeBatcher(down, broker, LIVE_QUEUE)
+
+    async def run() -> list[BaseException | intake.IntakeResult]:
+        return list(
+            await asyncio.gather(
+                *(batcher.accept(incoming(f"x-{i}")) for i in range(3)), return_exceptions=True
+            )
+        )
+
+    try:
+        outcomes = asyncio.run(run())
+    finally:
+        batcher.stop()
+        down.dispose()
+    assert all(isinstance(o, Exception) for o in outcomes), outcomes
+
+
+def test_stop_finishes_what_is_queued(db: Database, broker: dramatiq.Broker) -> None:
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+
+    async def run() -> list[intake.IntakeResult]:
+        tasks = [asyncio.ensure_future(batcher.accept(incoming(f"s-{i}"))) for i in range(5)]
+        await asyncio.sleep(0)  # all five are queued
+        await asyncio.get_running_loop().run_in_executor(None, batcher.stop)
+        return list(await asyncio.gather(*tasks))
+
+    assert [r.status for r in asyncio.run(run())] == ["queued"] * 5
