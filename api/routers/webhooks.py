@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
+import orjson
 import structlog
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
@@ -63,8 +63,8 @@ def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
     else:
         raise ProblemError(415, f"unsupported content type {media[:64]!r}", code="unsupported-media-type")
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
+        payload = orjson.loads(text)  # ~2x faster than `json` on a webhook payload; same error fields
+    except orjson.JSONDecodeError as exc:
         raise ProblemError(
             400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", code="invalid-json"
         ) from None
