@@ -9,7 +9,6 @@ lost-message check (reviewops.pipeline.outbox) finds and re-enqueues it, so noth
 from __future__ import annotations
 
 import contextvars
-import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.pipeline.tenants import installation_id_of
-from reviewops.queue.broker import enqueue_delivery
+from reviewops.queue.batch import enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +147,8 @@ def _existing(db: Database, incoming: IncomingDelivery, now: datetime) -> Intake
 
 def store_many(db: Database, incoming: Sequence[IncomingDelivery]) -> list[IntakeResult]:
     """Commit the deliveries as `queued` (or find the earlier copies), in order. Returns before anything
-    is enqueued: callers hand them to the broker with `hand_to_broker`, which undoes the mark if the
-    broker refuses. The first copy of a GUID repeated within the batch is the one stored."""
+    is enqueued: `accept_many` hands them to the broker and undoes the mark if the broker refuses. The
+    first copy of a GUID repeated within the batch is the one stored."""
     now = utcnow()
     created = _insert_new(db, [_row(i, now) for i in incoming])
     results = []
@@ -177,22 +176,6 @@ def _return_to_outbox(db: Database, delivery_ids: list[int]) -> None:
         log.warning("deliveries %s could not be returned to the outbox: %s", delivery_ids, type(exc).__name__)
 
 
-def hand_to_broker(
-    db: Database, broker: dramatiq.Broker, delivery_id: int, queue: str, *, tenant: int | None = None
-) -> bool:
-    """Enqueue a stored delivery. False, with the row turned back to `received`, if the broker is down.
-
-    A `received` row is picked up by the outbox sweeper, so a broker outage loses nothing.
-    """
-    try:
-        enqueue_delivery(broker, delivery_id, queue=queue, tenant=tenant)
-        return True
-    except Exception as exc:  # the broker raises connection errors of several kinds
-        log.warning("broker unavailable, delivery %s left in outbox: %s", delivery_id, type(exc).__name__)
-    _return_to_outbox(db, [delivery_id])
-    return False
-
-
 def accept_many(
     db: Database,
     broker: dramatiq.Broker,
@@ -200,32 +183,30 @@ def accept_many(
     queue: str,
     contexts: Sequence[contextvars.Context] | None = None,
 ) -> list[IntakeResult]:
-    """Store, then enqueue what there is to do: the webhook's whole blocking part. Each enqueue runs in
-    its request's context (`contexts`), so its trace and log fields are the request's. After the broker
-    refuses once, the rest of the batch goes straight to the outbox instead of waiting on it again."""
+    """Store, then enqueue what there is to do, all in one batch: the webhook's whole blocking part.
+
+    Each message's enqueue middleware runs in its request's context (`contexts`), so its trace and log
+    fields are the request's. If the broker refuses, the batch's new rows go back to `received` for the
+    outbox sweeper, so a broker outage loses nothing.
+    """
     stored = store_many(db, incoming)
-    results: list[IntakeResult] = []
-    refused: list[int] = []
-    for i, (delivery, result) in enumerate(zip(incoming, stored, strict=True)):
-        if result.status == "duplicate" and not result.requeued:
-            results.append(result)
-            continue
-        if refused:
-            refused.append(result.delivery_id)
-            results.append(result)
-            continue
-        hand = functools.partial(
-            hand_to_broker, db, broker, result.delivery_id, queue, tenant=delivery.installation_id
-        )
-        handed = contexts[i].run(hand) if contexts else hand()
-        if not handed:
-            refused.append(result.delivery_id)  # already returned to the outbox by hand_to_broker
-        results.append(
-            IntakeResult(result.delivery_id, "queued") if handed and result.status == "stored" else result
-        )
-    if len(refused) > 1:
-        _return_to_outbox(db, refused[1:])
-    return results
+    todo = [i for i, r in enumerate(stored) if r.status == "stored" or r.requeued]
+    handed = True
+    if todo:
+        try:
+            enqueue_deliveries(
+                broker,
+                [(stored[i].delivery_id, incoming[i].installation_id) for i in todo],
+                queue,
+                [contexts[i] for i in todo] if contexts else None,
+            )
+        except Exception as exc:  # the broker raises connection errors of several kinds
+            log.warning(
+                "broker unavailable, %s deliveries left in the outbox: %s", len(todo), type(exc).__name__
+            )
+            _return_to_outbox(db, [stored[i].delivery_id for i in todo])
+            handed = False
+    return [IntakeResult(r.delivery_id, "queued") if handed and r.status == "stored" else r for r in stored]
 
 
 def accept(db: Database, broker: dramatiq.Broker, incoming: IncomingDelivery, queue: str) -> IntakeResult:

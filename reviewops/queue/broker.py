@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
@@ -65,15 +68,14 @@ def build_broker(
     return broker
 
 
-def enqueue_delivery(
-    broker: dramatiq.Broker,
+def delivery_message(
     delivery_id: int,
     *,
     queue: str = LIVE_QUEUE,
     options: dict[str, Any] | None = None,
     tenant: int | None = None,
 ) -> dramatiq.Message[Any]:
-    """Send `process_delivery(delivery_id)`: messages carry ids, never payloads.
+    """The `process_delivery(delivery_id)` message: messages carry ids, never payloads.
 
     `tenant` (the installation id) lets the fairness middleware cap the tenant's concurrent work; the
     replay queue gets the low-priority replay actor so replays never run ahead of live work.
@@ -82,7 +84,7 @@ def enqueue_delivery(
     options = dict(options or {})
     if tenant is not None:
         options[TENANT_OPTION] = tenant
-    message: dramatiq.Message[Any] = dramatiq.Message(
+    return dramatiq.Message(
         queue_name=queue,
         actor_name=actor,
         args=(delivery_id,),
@@ -90,7 +92,18 @@ def enqueue_delivery(
         options=options,
         message_id=delivery_message_id(delivery_id),
     )
-    return broker.enqueue(message)
+
+
+def enqueue_delivery(
+    broker: dramatiq.Broker,
+    delivery_id: int,
+    *,
+    queue: str = LIVE_QUEUE,
+    options: dict[str, Any] | None = None,
+    tenant: int | None = None,
+) -> dramatiq.Message[Any]:
+    """Send `process_delivery(delivery_id)` (batches of them: reviewops.queue.batch)."""
+    return broker.enqueue(delivery_message(delivery_id, queue=queue, options=options, tenant=tenant))
 
 
 def broker_holds(broker: dramatiq.Broker, delivery_id: int) -> bool:
@@ -121,17 +134,34 @@ class MessageLocator(dramatiq.Middleware):
         "return redis.call('HDEL', KEYS[1], ARGV[1]) end"
     )
 
+    _local = threading.local()
+
     @staticmethod
     def _delivery_of(message: Any) -> str | None:
         if message.actor_name.startswith(PROCESS_DELIVERY) and message.args:
             return str(message.args[0])
         return None
 
+    @classmethod
+    def entry(cls, message: Any) -> tuple[str, str] | None:
+        """The (field, value) this message's enqueue records, if it carries a delivery."""
+        delivery, redis_id = cls._delivery_of(message), message.options.get("redis_message_id")
+        return (delivery, f"{message.queue_name}|{redis_id}") if delivery and redis_id else None
+
+    @classmethod
+    @contextmanager
+    def recorded(cls) -> Iterator[None]:
+        """Enqueues in this block had their entries written already (reviewops.queue.batch)."""
+        cls._local.recorded = True
+        try:
+            yield
+        finally:
+            cls._local.recorded = False
+
     def after_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
-        client, delivery = getattr(broker, "client", None), self._delivery_of(message)
-        redis_id = message.options.get("redis_message_id")
-        if client is not None and delivery and redis_id:
-            client.hset(self.KEY, delivery, f"{message.queue_name}|{redis_id}")
+        client, entry = getattr(broker, "client", None), self.entry(message)
+        if client is not None and entry is not None and not getattr(self._local, "recorded", False):
+            client.hset(self.KEY, *entry)
 
     def after_ack(self, broker: dramatiq.Broker, message: Any) -> None:
         client, delivery = getattr(broker, "client", None), self._delivery_of(message)

@@ -41,7 +41,7 @@ def test_accept_stores_queued_and_enqueues(db: Database, broker: dramatiq.Broker
 def test_a_crash_between_insert_and_enqueue_is_recovered_by_the_sweeper(
     db: Database, broker: dramatiq.Broker
 ) -> None:
-    stored = intake.store(db, incoming("crash-1"))  # the process dies here, before hand_to_broker
+    stored = intake.store(db, incoming("crash-1"))  # the process dies here, before the enqueue
     assert row(db, "crash-1").status == "queued" and not broker_holds(broker, stored.delivery_id)
     result = sweep(db, broker, received_after=0, stale_after=0)
     assert result.recovered == 1

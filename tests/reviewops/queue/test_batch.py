@@ -1,0 +1,71 @@
+"""One-round-trip enqueue of a batch: every message as dramatiq's own enqueue would leave it, the locator
+written first, each message traced in its own request's context, all or nothing."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+from dramatiq.brokers.stub import StubBroker
+from opentelemetry import trace
+
+from reviewops.queue.batch import enqueue_deliveries, supports
+from reviewops.queue.broker import LIVE_QUEUE, MessageLocator, broker_holds, build_broker
+from reviewops.telemetry.tracing import tracer
+from tests.support.servers import free_port
+
+
+def test_a_batch_is_on_the_queue_as_dramatiq_would_put_it(
+    broker: dramatiq.Broker, redis_client: redis.Redis
+) -> None:
+    assert supports(broker)
+    enqueue_deliveries(broker, [(101, 1), (102, 2), (103, None)], LIVE_QUEUE)
+    assert redis_client.llen("dramatiq:reviews") == 3
+    stored = {
+        dramatiq.Message.decode(body).args[0]: (rid.decode(), dramatiq.Message.decode(body))
+        for rid, body in redis_client.hgetall("dramatiq:reviews.msgs").items()
+    }
+    assert set(stored) == {101, 102, 103}
+    for delivery_id, (redis_id, message) in stored.items():
+        assert message.options["redis_message_id"] == redis_id
+        assert message.actor_name == "process_delivery" and message.queue_name == LIVE_QUEUE
+        # The locator names exactly the message on the queue, so the outbox can tell it is held.
+        assert redis_client.hget(MessageLocator.KEY, str(delivery_id)) == f"reviews|{redis_id}".encode()
+        assert broker_holds(broker, delivery_id)
+    assert stored[101][1].options["tenant"] == 1 and "tenant" not in stored[103][1].options
+
+
+def test_each_message_is_traced_in_its_own_requests_context(broker: dramatiq.Broker, spans: Any) -> None:
+    contexts = []
+    for name in ("request-a", "request-b"):
+        with tracer().start_as_current_span(name):
+            contexts.append(contextvars.copy_context())
+    enqueue_deliveries(broker, [(201, None), (202, None)], LIVE_QUEUE, contexts)
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    producers = [s for s in spans.get_finished_spans() if s.name == "enqueue process_delivery"]
+    assert len(producers) == 2
+    parents = {s.parent.span_id for s in producers}  # type: ignore[union-attr]
+    assert parents == {finished["request-a"].context.span_id, finished["request-b"].context.span_id}
+    assert all(s.kind == trace.SpanKind.PRODUCER for s in producers)
+
+
+def test_a_broker_that_cannot_be_reached_raises() -> None:
+    down = build_broker(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - redis raises connection errors of several kinds
+            enqueue_deliveries(down, [(301, None), (302, None)], LIVE_QUEUE)
+    finally:
+        down.close()
+
+
+def test_an_in_process_broker_gets_them_one_by_one() -> None:
+    stub = build_broker(None)
+    try:
+        assert isinstance(stub, StubBroker) and not supports(stub)
+        enqueue_deliveries(stub, [(401, None), (402, 7)], LIVE_QUEUE)
+        assert stub.queues[LIVE_QUEUE].qsize() == 2
+    finally:
+        stub.close()
