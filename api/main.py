@@ -67,7 +67,7 @@ def create_app(
     broker = broker or build_broker(settings.redis_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5) if settings.redis_url else None
 
-    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE, timeout=settings.webhook_intake_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

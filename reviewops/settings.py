@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest webhook body accepted (GitHub's own cap is 25 MB); larger bodies get 413.",
     )
+    webhook_intake_timeout_seconds: float = Field(
+        default=8,
+        gt=0,
+        le=60,
+        description="Longest a webhook waits for its delivery to be committed and queued before a 503 "
+        "(GitHub gives up after 10 s); it may still be stored, and a redelivery is then a duplicate.",
+    )
     outbox_sweep_interval_seconds: float = Field(
         default=5,
         ge=0,

@@ -112,7 +112,7 @@ def app_id_of(request: Request, configured: int | None) -> int:
         400: {"description": "Missing header or invalid payload"},
         401: {"description": "Signature missing or wrong"},
         413: {"description": "Body over the limit"},
-        503: {"description": "Database unavailable; GitHub can redeliver"},
+        503: {"description": "Database unavailable or too slow; GitHub can redeliver"},
     },
 )
 async def receive_github_webhook(
@@ -161,6 +161,13 @@ async def receive_github_webhook(
             log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
             raise ProblemError(
                 503, "database unavailable; redeliver later", code="database-unavailable"
+            ) from None
+        except TimeoutError:
+            log.error("delivery not confirmed within %ss: database slow or locked", intake_batcher.timeout)
+            raise ProblemError(
+                503,
+                "delivery not confirmed in time; redeliver later (a duplicate is recognised)",
+                code="intake-timeout",
             ) from None
         if result.status == "duplicate":
             outcome = "requeued" if result.requeued else "duplicate"

@@ -10,6 +10,7 @@ thread hand-off is shared. Nothing is acknowledged before its row is committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import queue
@@ -48,9 +49,16 @@ class IntakeBatcher:
     """One intake thread per API process; `accept` is awaited by the webhook route."""
 
     def __init__(
-        self, db: Database, broker: dramatiq.Broker, queue_name: str, *, max_batch: int = 64
+        self,
+        db: Database,
+        broker: dramatiq.Broker,
+        queue_name: str,
+        *,
+        max_batch: int = 64,
+        timeout: float = 8.0,
     ) -> None:
         self.db, self.broker, self.queue_name, self.max_batch = db, broker, queue_name, max_batch
+        self.timeout = timeout
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -74,7 +82,10 @@ class IntakeBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[intake.IntakeResult] = loop.create_future()
         self._queue.put(_Pending(delivery, future, loop, contextvars.copy_context()))
-        return await future
+        # A database that hangs (a lock, a stalled disk) must not hold the request past GitHub's 10 s.
+        # TimeoutError: the caller answers 503; the delivery may still be committed (a redelivery is then
+        # a duplicate), and nothing committed is lost.
+        return await asyncio.wait_for(asyncio.shield(future), self.timeout)
 
     def _take(self) -> tuple[list[_Pending], bool]:
         """Block for one delivery, then take whatever else is already waiting."""
@@ -97,8 +108,15 @@ class IntakeBatcher:
         stopping = False
         while not stopping:
             batch, stopping = self._take()
-            if batch:
+            if not batch:
+                continue
+            try:
                 self._process(batch)
+            except BaseException as exc:  # the thread must outlive any batch, or every webhook would hang
+                log.exception("intake: a batch failed unexpectedly")
+                for pending in batch:
+                    with contextlib.suppress(RuntimeError):
+                        pending.loop.call_soon_threadsafe(_resolve, pending.future, exc)
 
     def _process(self, batch: list[_Pending]) -> None:
         metrics.INTAKE_BATCHES.inc()

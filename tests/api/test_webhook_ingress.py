@@ -225,6 +225,22 @@ def test_concurrent_identical_deliveries_make_one_row_and_one_message(
     assert queued_messages(redis_client) == 1
 
 
+def test_a_locked_database_answers_503_before_github_gives_up(
+    settings: Settings, db: Database, broker: Any
+) -> None:
+    from sqlalchemy import text
+
+    slow = settings.model_copy(update={"webhook_intake_timeout_seconds": 0.5})
+    body, headers = signed_request("ping", load_payload("ping/payload.json"), guid="locked-route")
+    with TestClient(create_app(slow, db=db, broker=broker)) as c, db.engine.connect() as locker:
+        transaction = locker.begin()
+        locker.execute(text("LOCK TABLE webhook_deliveries IN ACCESS EXCLUSIVE MODE"))
+        response = c.post("/webhooks/github", content=body, headers=headers)
+        transaction.rollback()
+    assert response.status_code == 503
+    assert response.json()["type"].endswith("/intake-timeout")
+
+
 def test_database_down_answers_503_fast(settings: Settings, broker: Any) -> None:
     down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
     with TestClient(create_app(settings, db=down, broker=broker)) as c:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import dramatiq
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
@@ -101,3 +102,52 @@ def test_stop_finishes_what_is_queued(db: Database, broker: dramatiq.Broker) -> 
         return list(await asyncio.gather(*tasks))
 
     assert [r.status for r in asyncio.run(run())] == ["queued"] * 5
+
+
+def test_a_locked_table_times_the_request_out_and_the_delivery_lands_later(
+    db: Database, broker: dramatiq.Broker
+) -> None:
+    """A hung database must not hold the webhook past GitHub's 10 s: the wait ends in TimeoutError (the
+    route answers 503), and the delivery is committed once the lock goes, so a redelivery is a duplicate."""
+    from sqlalchemy import text
+
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE, timeout=0.5)
+    locker = db.engine.connect()
+    transaction = locker.begin()
+    locker.execute(text("LOCK TABLE webhook_deliveries IN ACCESS EXCLUSIVE MODE"))
+    try:
+        with pytest.raises(TimeoutError):
+            asyncio.run(batcher.accept(incoming("locked-1")))
+    finally:
+        transaction.rollback()
+        locker.close()
+    try:
+        from tests.support.waiting import wait_until
+
+        wait_until(lambda: statuses(db).get("locked-1") == "queued", what="the delayed delivery committed")
+        again = asyncio.run(batcher.accept(incoming("locked-1")))  # GitHub's redelivery after the 503
+        assert again.status == "duplicate"
+    finally:
+        batcher.stop()
+
+
+def test_the_intake_thread_survives_an_unexpected_failure(
+    db: Database, broker: dramatiq.Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+    calls = {"n": 0}
+    real = intake.accept_many
+
+    def flaky(*args: Any, **kwargs: Any) -> list[intake.IntakeResult]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt  # a BaseException, not an Exception: past the database handling
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "accept_many", flaky)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(batcher.accept(incoming("boom-1")))
+        assert asyncio.run(batcher.accept(incoming("after-1"))).status == "queued"
+    finally:
+        batcher.stop()
