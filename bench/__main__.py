@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-from bench.common import Row, environment, table, write_results
+from bench.common import RESULTS, Row, environment, table, write_results
 
 BENCHMARKS = ["ingest", "queue", "ratelimit", "replay", "engine", "scaling"]
 
@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> None:
             rows.extend(module.run(env))
             print(f"  {name} done in {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
     print(table(rows))
-    path = write_results(rows, args.quick)
+    # Only a full run replaces latest.json (the README's table); a subset must not drop the other rows.
+    partial = set(names) != set(BENCHMARKS)
+    path = write_results(rows, args.quick, RESULTS / "partial.json" if partial and not args.quick else None)
     print(f"\nresults written to {path}")
     failed = [r for r in rows if r.passed is False]
     if failed:
