@@ -108,7 +108,6 @@ def create_app(
     )
     app.state.redis = client
     app.state.limiter = RedisGcra(client) if client is not None else LocalGcra()
-    install_problem_handlers(app)
     app.add_middleware(RateLimitHeaders)
     if settings.cors_origins:
         app.add_middleware(
