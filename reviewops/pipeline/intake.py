@@ -9,6 +9,7 @@ lost-message check (reviewops.pipeline.outbox) finds and re-enqueues it, so noth
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,11 +42,12 @@ class IncomingDelivery:
     action: str | None
     payload: dict[str, Any]
 
-    @property
+    # Cached: the webhook route, the row and the enqueue all read them for the same delivery.
+    @functools.cached_property
     def installation_id(self) -> int | None:
         return installation_id_of(self.payload)
 
-    @property
+    @functools.cached_property
     def repository(self) -> str | None:
         repo = self.payload.get("repository")
         name = repo.get("full_name") if isinstance(repo, dict) else None
