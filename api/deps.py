@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from api.problems import ProblemError
 from reviewops.db.models import TenantStatus
 from reviewops.db.session import Database
-from reviewops.pipeline.group_commit import IntakeBatcher
 from reviewops.ratelimit import Decision, check_api, default_limits, ratelimit_headers
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
@@ -41,15 +40,9 @@ async def get_broker(request: Request) -> dramatiq.Broker:
     return broker
 
 
-async def get_intake(request: Request) -> IntakeBatcher:
-    intake: IntakeBatcher = request.app.state.intake
-    return intake
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 BrokerDep = Annotated[dramatiq.Broker, Depends(get_broker)]
-IntakeDep = Annotated[IntakeBatcher, Depends(get_intake)]
 
 
 def bearer_token(authorization: str | None) -> str | None:
