@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from reviewops.db.migrate import current_heads, downgrade, upgrade
 from reviewops.db.models import Base
@@ -44,3 +44,27 @@ def test_constraint_names_follow_the_convention(migrated_postgres: str) -> None:
     assert "uq_webhook_deliveries_app_id_delivery_guid" in uniques
     assert insp.get_pk_constraint("reviews")["name"] == "pk_reviews"
     engine.dispose()
+
+
+def _payload_compression(url: str) -> str:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        method = conn.execute(
+            text(
+                "SELECT attcompression FROM pg_attribute "
+                "WHERE attrelid = 'webhook_deliveries'::regclass AND attname = 'payload'"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return str(method)
+
+
+def test_webhook_payloads_are_lz4_compressed_on_postgres(migrated_postgres: str) -> None:
+    """pglz was the largest part of PostgreSQL's CPU per delivery on the intake (bench/ingest.py)."""
+    assert _payload_compression(migrated_postgres) == "l"
+    downgrade(migrated_postgres, "0001")
+    try:
+        assert _payload_compression(migrated_postgres) == ""  # the server's default again
+    finally:
+        upgrade(migrated_postgres)
+    assert _payload_compression(migrated_postgres) == "l"
