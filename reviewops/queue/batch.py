@@ -26,6 +26,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
+from redis.exceptions import NoScriptError
 
 from reviewops.queue.broker import MessageLocator, delivery_message
 from reviewops.queue.tracing import TracingMiddleware
@@ -65,19 +66,7 @@ def enqueue_deliveries(
     for message, ctx in zip(messages, contexts, strict=True):
         _in(ctx, functools.partial(broker.emit_before, "enqueue", message, None))
     try:
-        pipe = redis.client.pipeline(transaction=True)
-        entries = dict(e for e in map(MessageLocator.entry, messages) if e is not None)
-        if entries:
-            pipe.hset(MessageLocator.KEY, mapping=entries)
-        dispatch = redis.scripts["dispatch"]
-        for message in messages:
-            args = [
-                "enqueue", current_millis(), message.queue_name, redis.broker_id, redis.heartbeat_timeout,
-                redis.dead_message_ttl, redis._should_do_maintenance("enqueue"), redis._max_unpack_size(),
-                message.options["redis_message_id"], message.encode(),
-            ]  # fmt: skip
-            dispatch(keys=[redis.namespace], args=args, client=pipe)
-        pipe.execute()
+        _dispatch_all(redis, messages)
     except BaseException:
         for message in messages:  # end the enqueue spans; nothing else runs for a refused batch
             for middleware in broker.middleware:
@@ -87,6 +76,36 @@ def enqueue_deliveries(
     with MessageLocator.recorded():
         for message, ctx in zip(messages, contexts, strict=True):
             _in(ctx, functools.partial(_enqueued, broker, message))
+
+
+def _dispatch_all(redis: Any, messages: Sequence[dramatiq.Message[Any]]) -> None:
+    """The locator entries, then dramatiq's dispatch script per message, in one MULTI/EXEC.
+
+    EVALSHA directly: redis-py's `Script` on a pipeline first asks `SCRIPT EXISTS`, a second round trip
+    per batch. A Redis that forgot the script (restarted, `SCRIPT FLUSH`) fails every EVALSHA of the
+    transaction with NOSCRIPT while the locator HSET (idempotent) goes through; the script is loaded and
+    the whole transaction sent once more."""
+    dispatch = redis.scripts["dispatch"]
+    for attempt in (1, 2):
+        pipe = redis.client.pipeline(transaction=True)
+        entries = dict(e for e in map(MessageLocator.entry, messages) if e is not None)
+        if entries:
+            pipe.hset(MessageLocator.KEY, mapping=entries)
+        for message in messages:
+            pipe.evalsha(
+                dispatch.sha, 1, redis.namespace,
+                "enqueue", current_millis(), message.queue_name, redis.broker_id, redis.heartbeat_timeout,
+                redis.dead_message_ttl, redis._should_do_maintenance("enqueue"), redis._max_unpack_size(),
+                message.options["redis_message_id"], message.encode(),
+            )  # fmt: skip
+        try:
+            pipe.execute()
+            return
+        except NoScriptError:
+            if attempt == 2:
+                raise
+            log.info("redis had no dispatch script (restarted or flushed); loading it again")
+            redis.client.script_load(dispatch.script)
 
 
 def _enqueued(broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:

@@ -69,3 +69,24 @@ def test_an_in_process_broker_gets_them_one_by_one() -> None:
         assert stub.queues[LIVE_QUEUE].qsize() == 2
     finally:
         stub.close()
+
+
+def test_a_batch_is_one_round_trip_without_asking_for_the_script(
+    broker: dramatiq.Broker, redis_client: redis.Redis
+) -> None:
+    enqueue_deliveries(broker, [(501, None)], LIVE_QUEUE)  # the script is loaded by now
+    redis_client.config_resetstat()
+    enqueue_deliveries(broker, [(502, None), (503, None)], LIVE_QUEUE)
+    stats = redis_client.info("commandstats")
+    assert "cmdstat_script|exists" not in stats  # redis-py's Script on a pipeline asks every time
+    assert stats["cmdstat_evalsha"]["calls"] == 2 and stats["cmdstat_exec"]["calls"] == 1
+
+
+def test_a_redis_that_forgot_the_script_gets_it_again(
+    broker: dramatiq.Broker, redis_client: redis.Redis
+) -> None:
+    redis_client.script_flush()  # as after a Redis restart
+    enqueue_deliveries(broker, [(601, None), (602, 3)], LIVE_QUEUE)
+    queued = {dramatiq.Message.decode(b).args[0] for b in redis_client.hvals("dramatiq:reviews.msgs")}
+    assert {601, 602} <= queued
+    assert redis_client.llen("dramatiq:reviews") == len(queued)
