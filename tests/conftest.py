@@ -133,6 +133,8 @@ def _tracing() -> Any:
 def spans(_tracing: Any) -> Any:
     _tracing.clear()
     return _tracing
+
+
 # --- fake GitHub (tests/support/fake_github.py) ---
 
 

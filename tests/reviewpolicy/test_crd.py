@@ -185,7 +185,10 @@ BASE = {"apiVersion": "reviewops.dev/v1alpha1", "kind": "ReviewPolicy", "metadat
         ({"review": {"skipDrafts": "true"}}, "skipDrafts"),
         ({"retries": {"maxRetries": 101}}, "maxRetries"),
         ({"retries": {"minBackoffSeconds": 0}}, "minBackoffSeconds"),
-        ({"retries": {"minBackoffSeconds": 10, "maxBackoffSeconds": 5}}, "maxBackoffSeconds must be at least"),
+        (
+            {"retries": {"minBackoffSeconds": 10, "maxBackoffSeconds": 5}},
+            "maxBackoffSeconds must be at least",
+        ),
     ],
 )
 def test_invalid_objects_are_rejected_with_the_field_named(spec: dict[str, Any], complaint: str) -> None:

@@ -42,7 +42,9 @@ def new_file_patch(lines: list[str]) -> str:
 
 
 def deliver(client: Any, db: Database, action: str, number: int, head: str) -> str:
-    return post_until_processed(client, db, "pull_request", pr_payload(REPO, INSTALLATION, action, number, head))
+    return post_until_processed(
+        client, db, "pull_request", pr_payload(REPO, INSTALLATION, action, number, head)
+    )
 
 
 def reviews(db: Database) -> list[Review]:

@@ -125,7 +125,9 @@ def test_a_delayed_review_resumes_when_its_slot_is_due(
     assert any("delayed" in n for n in resumed.timings["notes"])  # the note stays for the summary
 
 
-def test_a_suspended_tenants_pull_requests_create_no_review(client: Any, db: Database, settings: Settings) -> None:
+def test_a_suspended_tenants_pull_requests_create_no_review(
+    client: Any, db: Database, settings: Settings
+) -> None:
     from reviewops.db.models import Tenant
     from reviewops.pipeline import processing, routing
 

@@ -79,5 +79,7 @@ def test_multiprocess_mode_aggregates_processes(tmp_path: Path) -> None:
     assert list(mp.iterdir()) == []
     for _ in range(2):
         subprocess.run([sys.executable, "-c", record], env=env, check=True)
-    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert 'reviewops_webhook_deliveries_total{event="ping",outcome="accepted"} 6.0' in out
