@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from reviewops.db.models import DeliveryStatus, WebhookDelivery
-from reviewops.db.session import Database
+from reviewops.db.session import Database, json_dumps
 from reviewops.db.types import utcnow
 from reviewops.pipeline.tenants import installation_id_of
 from reviewops.queue.batch import enqueue_deliveries
@@ -85,22 +85,50 @@ _INSERT_IGNORE: dict[str, Insert] = {
 }
 
 
-def _insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING: one statement for the whole batch (SQLAlchemy's
-    "insertmanyvalues"); concurrent or repeated deliveries make one row, no error. Returns the ids of
-    the rows this statement created, by (app id, delivery GUID)."""
-    result = conn.execute(_INSERT_IGNORE[conn.dialect.name], rows)
+# PostgreSQL (psycopg): one fixed statement whatever the batch size, each column sent as one array.
+# The generic multi-row VALUES form is a new statement text per batch size, re-rendered by SQLAlchemy
+# and re-parsed by psycopg (a regex over hundreds of placeholders) on every call: that was most of the
+# intake thread's CPU. The payloads go as a binary text[] (`%b`): the text form escapes every quote of
+# every payload. WITH ORDINALITY keeps the batch order, so the first copy of a repeated GUID is stored.
+_PG_INSERT = (
+    "INSERT INTO webhook_deliveries (app_id, delivery_guid, event, action, installation_id, repository,"
+    " payload, status, attempts, queued_at, created_at, updated_at)"
+    " SELECT a, g, e, ac, i, r, p::jsonb, %s, 0, %s, %s, %s"
+    " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %b::text[])"
+    " WITH ORDINALITY AS t(a, g, e, ac, i, r, p, n) ORDER BY n"
+    " ON CONFLICT (app_id, delivery_guid) DO NOTHING RETURNING id, app_id, delivery_guid"
+)
+
+
+def _insert_ignore(
+    conn: Connection, incoming: Sequence[IncomingDelivery], now: datetime
+) -> dict[tuple[int, str], int]:
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING: one statement for the whole batch; concurrent or
+    repeated deliveries make one row, no error. Returns the ids of the rows this statement created, by
+    (app id, delivery GUID)."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        params = (
+            DeliveryStatus.QUEUED.value, now, now, now,
+            [i.app_id for i in incoming], [i.guid for i in incoming], [i.event for i in incoming],
+            [i.action for i in incoming], [i.installation_id for i in incoming], [i.repository for i in incoming],
+            [json_dumps(i.payload) for i in incoming],
+        )  # fmt: skip
+        result = conn.exec_driver_sql(_PG_INSERT, params)
+    else:
+        result = conn.execute(_INSERT_IGNORE[conn.dialect.name], [_row(i, now) for i in incoming])
     return {(row.app_id, row.delivery_guid): row.id for row in result}
 
 
-def _insert_new(db: Database, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+def _insert_new(
+    db: Database, incoming: Sequence[IncomingDelivery], now: datetime
+) -> dict[tuple[int, str], int]:
     """One autocommit statement: durable when it returns. The intake engine skips the pool's pre-ping
     round trip, so a connection the server dropped is retried once on a fresh one (the statement is
     idempotent: a retry after an unseen commit finds the rows and reports them as duplicates)."""
     for attempt in (1, 2):
         try:
             with db.intake_engine.connect() as conn:
-                return _insert_ignore(conn, rows)
+                return _insert_ignore(conn, incoming, now)
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise
@@ -152,7 +180,7 @@ def store_many(db: Database, incoming: Sequence[IncomingDelivery]) -> list[Intak
     is enqueued: `accept_many` hands them to the broker and undoes the mark if the broker refuses. The
     first copy of a GUID repeated within the batch is the one stored."""
     now = utcnow()
-    created = _insert_new(db, [_row(i, now) for i in incoming])
+    created = _insert_new(db, incoming, now)
     results = []
     for delivery in incoming:
         new_id = created.pop((delivery.app_id, delivery.guid), None)

@@ -53,14 +53,47 @@ def test_concurrent_deliveries_share_batches_and_each_is_queued_once(
     assert 1 <= batches() - before < 50  # 50 deliveries arrived together: fewer INSERTs than deliveries
 
 
-def test_a_guid_repeated_within_a_batch_is_stored_once(db: Database, broker: dramatiq.Broker) -> None:
-    results = intake.accept_many(
-        db, broker, [incoming("same"), incoming("same"), incoming("other")], LIVE_QUEUE
-    )
+def test_a_guid_repeated_within_a_batch_is_stored_once_as_its_first_copy(
+    db: Database, broker: dramatiq.Broker
+) -> None:
+    later_copy = intake.IncomingDelivery(1, "same", "pull_request", "closed", {"zen": "later"})
+    results = intake.accept_many(db, broker, [incoming("same"), later_copy, incoming("other")], LIVE_QUEUE)
     assert [r.status for r in results] == ["queued", "duplicate", "queued"]
     assert results[0].delivery_id == results[1].delivery_id
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one() == 2
+        assert s.get_one(WebhookDelivery, results[0].delivery_id).event == "ping"
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_the_batch_insert_stores_every_field(
+    backend: str, db: Database, broker: dramatiq.Broker, tmp_path: Any
+) -> None:
+    """PostgreSQL takes the columns as arrays (one fixed statement), SQLite a multi-row VALUES: both
+    must store the same row."""
+    from reviewops.db.migrate import upgrade
+
+    if backend == "sqlite":
+        upgrade(f"sqlite:///{tmp_path / 'i.db'}")
+        db = Database(f"sqlite:///{tmp_path / 'i.db'}")
+    payload = load_payload("pull_request/opened.payload.json") | {"note": 'quote " backslash \\ ü'}
+    deliveries = [
+        intake.IncomingDelivery(7, "pr-1", "pull_request", "opened", payload),
+        intake.IncomingDelivery(7, "ping-1", "ping", None, {"zen": "z", "n": 2**40}),
+    ]
+    results = intake.accept_many(db, broker, deliveries, LIVE_QUEUE)
+    with db.session() as s:
+        pr = s.get_one(WebhookDelivery, results[0].delivery_id)
+        ping = s.get_one(WebhookDelivery, results[1].delivery_id)
+    assert (pr.app_id, pr.delivery_guid, pr.event, pr.action) == (7, "pr-1", "pull_request", "opened")
+    assert pr.installation_id == deliveries[0].installation_id is not None
+    assert pr.repository == deliveries[0].repository is not None
+    assert pr.payload == payload and pr.status == "queued" and pr.attempts == 0
+    assert pr.queued_at is not None and pr.queued_at.utcoffset() is not None
+    assert (ping.action, ping.installation_id, ping.repository) == (None, None, None)
+    assert ping.payload == {"zen": "z", "n": 2**40}
+    if backend == "sqlite":
+        db.dispose()
 
 
 def test_a_broker_outage_sends_the_whole_batch_to_the_outbox_after_one_refusal(db: Database) -> None:
