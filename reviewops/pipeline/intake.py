@@ -41,6 +41,9 @@ class IncomingDelivery:
     event: str
     action: str | None
     payload: dict[str, Any]
+    # The payload's JSON text as GitHub sent it, when it can be stored as is (PostgreSQL parses it into
+    # jsonb); None: serialize `payload`.
+    payload_json: str | None = None
 
     # Cached: the webhook route, the row and the enqueue all read them for the same delivery.
     @functools.cached_property
@@ -111,7 +114,7 @@ def _insert_ignore(
             DeliveryStatus.QUEUED.value, now, now, now,
             [i.app_id for i in incoming], [i.guid for i in incoming], [i.event for i in incoming],
             [i.action for i in incoming], [i.installation_id for i in incoming], [i.repository for i in incoming],
-            [json_dumps(i.payload) for i in incoming],
+            [i.payload_json or json_dumps(i.payload) for i in incoming],
         )  # fmt: skip
         result = conn.exec_driver_sql(_PG_INSERT, params)
     else:

@@ -10,7 +10,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from api.main import create_app
 from reviewops.db.models import AuditLog, WebhookDelivery
@@ -42,6 +42,21 @@ def test_json_and_form_bodies_store_the_same_payload(client: Any, db: Database) 
     with db.session() as s:
         stored = {r.delivery_guid: r.payload for r in s.execute(select(WebhookDelivery)).scalars()}
     assert stored["as-json"] == stored["as-form"] == payload
+
+
+@pytest.mark.parametrize("form", [False, True])
+def test_the_json_is_stored_as_github_sent_it(client: Any, db: Database, form: bool) -> None:
+    """The text goes to PostgreSQL as sent: re-serializing the parsed dict turned integers past 64 bits
+    into floats (and cost the intake more CPU than the parse)."""
+    body = b'{"zen": "Keep it logically awesome.", "hook_id": 1, "big": 123456789012345678901234567890}'
+    if form:
+        body = urlencode({"payload": body.decode()}).encode()
+    content_type = "application/x-www-form-urlencoded" if form else "application/json"
+    _, headers = signed_request("ping", body, guid=f"big-{form}", content_type=content_type)
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT payload->>'big' FROM webhook_deliveries")).scalar_one()
+    assert stored == "123456789012345678901234567890"
 
 
 def test_a_nul_character_in_user_text_is_stored_not_refused(client: Any, db: Database) -> None:
