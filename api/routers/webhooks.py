@@ -21,6 +21,7 @@ from reviewops.pipeline import audit, intake
 from reviewops.pipeline.group_commit import IntakeBatcher
 from reviewops.pipeline.processing import pr_number
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
+from reviewops.pipeline.tenants import BIGINT_MAX
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 
@@ -108,7 +109,12 @@ def app_id_of(request: Request, configured: int | None) -> int:
     """The App a delivery belongs to: GitHub names it in a header for App webhooks."""
     if request.headers.get("x-github-hook-installation-target-type") == "integration":
         target = request.headers.get("x-github-hook-installation-target-id", "")
-        if target.isdigit():
+        # ASCII only: str.isdigit() also accepts "²", which int() refuses.
+        if target.isascii() and target.isdigit():
+            if int(target) > BIGINT_MAX:
+                raise ProblemError(
+                    400, "X-GitHub-Hook-Installation-Target-ID is not an App id", code="invalid-header"
+                )
             return int(target)
     return configured or 0
 
@@ -126,6 +132,7 @@ def _header_parameter(name: str, description: str) -> dict[str, Any]:
         400: {"description": "Missing header or invalid payload"},
         401: {"description": "Signature missing or wrong"},
         413: {"description": "Body over the limit"},
+        422: {"description": "The database refused the delivery's data (it would be refused again)"},
         503: {"description": "Database unavailable or too slow; GitHub can redeliver"},
     },
     # The headers are read straight from the request: FastAPI's per-request dependency and header
@@ -182,6 +189,11 @@ async def receive_github_webhook(request: Request) -> Response:
         )
         try:
             result = await intake_batcher.accept(incoming)
+        except intake.UnstorableDelivery as exc:
+            log.error("delivery refused by the database, not stored: %s", exc.reason)
+            raise ProblemError(
+                422, f"the delivery cannot be stored: {exc.reason}", code="unstorable-delivery"
+            ) from None
         except SQLAlchemyError as exc:
             log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
             raise ProblemError(

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import dramatiq
 from sqlalchemy import Connection, Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database, json_dumps
@@ -63,6 +63,15 @@ class IntakeResult:
     status: IntakeStatus
     requeued: bool = False
     previous_status: str | None = None
+
+
+class UnstorableDelivery(Exception):
+    """The database refused this delivery's row itself (bad data, not the database being down): a 503
+    would have GitHub redeliver something that can never be stored."""
+
+    def __init__(self, guid: str, reason: str) -> None:
+        super().__init__(f"delivery {guid} cannot be stored: {reason}")
+        self.reason = reason
 
 
 def without_nul(value: Any) -> Any:
@@ -178,21 +187,71 @@ def _existing(db: Database, incoming: IncomingDelivery, now: datetime) -> Intake
         return IntakeResult(existing.id, "duplicate", previous_status=existing.status)
 
 
-def store_many(db: Database, incoming: Sequence[IncomingDelivery]) -> list[IntakeResult]:
+def _refused_by_row(exc: DBAPIError) -> bool:
+    """A data or constraint error names a row's content; anything else is the database's state."""
+    return isinstance(exc, DataError | IntegrityError) and not exc.connection_invalidated
+
+
+def _insert_isolating(
+    db: Database, incoming: Sequence[IncomingDelivery], now: datetime
+) -> tuple[dict[tuple[int, str], int], dict[int, UnstorableDelivery]]:
+    """The batch's INSERT; if the database refuses a row's data, each delivery is inserted alone, so one
+    unstorable delivery fails by itself and not the strangers group commit put in its batch."""
+    try:
+        return _insert_new(db, incoming, now), {}
+    except DBAPIError as exc:
+        if not _refused_by_row(exc):
+            raise
+        if len(incoming) == 1:
+            return {}, {0: UnstorableDelivery(incoming[0].guid, _reason(exc))}
+        log.warning(
+            "intake: the database refused a row of a %s-delivery batch; storing each alone", len(incoming)
+        )
+    created: dict[tuple[int, str], int] = {}
+    refused: dict[int, UnstorableDelivery] = {}
+    for index, delivery in enumerate(incoming):
+        try:
+            created |= _insert_new(db, [delivery], now)
+        except DBAPIError as exc:
+            if not _refused_by_row(exc):
+                raise
+            refused[index] = UnstorableDelivery(delivery.guid, _reason(exc))
+    return created, refused
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The server's one-line message (never the statement or its parameters: they hold the payload)."""
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return str(primary or type(exc.orig).__name__)[:200]
+
+
+def store_many(db: Database, incoming: Sequence[IncomingDelivery]) -> list[IntakeResult | UnstorableDelivery]:
     """Commit the deliveries as `queued` (or find the earlier copies), in order. Returns before anything
     is enqueued: `accept_many` hands them to the broker and undoes the mark if the broker refuses. The
-    first copy of a GUID repeated within the batch is the one stored."""
+    first copy of a GUID repeated within the batch is the one stored; a delivery whose row the database
+    refuses gets an UnstorableDelivery in its place."""
     now = utcnow()
-    created = _insert_new(db, incoming, now)
-    results = []
-    for delivery in incoming:
+    created, refused = _insert_isolating(db, incoming, now)
+    results: list[IntakeResult | UnstorableDelivery] = []
+    for index, delivery in enumerate(incoming):
+        if index in refused:
+            results.append(refused[index])
+            continue
         new_id = created.pop((delivery.app_id, delivery.guid), None)
         results.append(IntakeResult(new_id, "stored") if new_id is not None else _existing(db, delivery, now))
     return results
 
 
+def _one(result: IntakeResult | UnstorableDelivery) -> IntakeResult:
+    if isinstance(result, UnstorableDelivery):
+        raise result
+    return result
+
+
 def store(db: Database, incoming: IncomingDelivery) -> IntakeResult:
-    return store_many(db, [incoming])[0]
+    """Raises UnstorableDelivery if the database refuses the row."""
+    return _one(store_many(db, [incoming])[0])
 
 
 def _return_to_outbox(db: Database, delivery_ids: list[int]) -> None:
@@ -215,7 +274,7 @@ def accept_many(
     incoming: Sequence[IncomingDelivery],
     queue: str,
     contexts: Sequence[contextvars.Context] | None = None,
-) -> list[IntakeResult]:
+) -> list[IntakeResult | UnstorableDelivery]:
     """Store, then enqueue what there is to do, all in one batch: the webhook's whole blocking part.
 
     Each message's enqueue middleware runs in its request's context (`contexts`), so its trace and log
@@ -223,13 +282,18 @@ def accept_many(
     outbox sweeper, so a broker outage loses nothing.
     """
     stored = store_many(db, incoming)
-    todo = [i for i, r in enumerate(stored) if r.status == "stored" or r.requeued]
+    ids = {  # what there is to enqueue, by position in the batch
+        i: r.delivery_id
+        for i, r in enumerate(stored)
+        if isinstance(r, IntakeResult) and (r.status == "stored" or r.requeued)
+    }
+    todo = list(ids)
     handed = True
     if todo:
         try:
             enqueue_deliveries(
                 broker,
-                [(stored[i].delivery_id, incoming[i].installation_id) for i in todo],
+                [(ids[i], incoming[i].installation_id) for i in todo],
                 queue,
                 [contexts[i] for i in todo] if contexts else None,
             )
@@ -237,10 +301,16 @@ def accept_many(
             log.warning(
                 "broker unavailable, %s deliveries left in the outbox: %s", len(todo), type(exc).__name__
             )
-            _return_to_outbox(db, [stored[i].delivery_id for i in todo])
+            _return_to_outbox(db, list(ids.values()))
             handed = False
-    return [IntakeResult(r.delivery_id, "queued") if handed and r.status == "stored" else r for r in stored]
+    return [
+        IntakeResult(r.delivery_id, "queued")
+        if handed and isinstance(r, IntakeResult) and r.status == "stored"
+        else r
+        for r in stored
+    ]
 
 
 def accept(db: Database, broker: dramatiq.Broker, incoming: IncomingDelivery, queue: str) -> IntakeResult:
-    return accept_many(db, broker, [incoming], queue)[0]
+    """Raises UnstorableDelivery if the database refuses the row."""
+    return _one(accept_many(db, broker, [incoming], queue)[0])

@@ -9,11 +9,17 @@ from sqlalchemy.orm import Session
 
 from reviewops.db.models import Repository, Tenant
 
+BIGINT_MAX = 2**63 - 1
+
 
 def installation_id_of(payload: dict[str, Any]) -> int | None:
+    """The payload's installation id; None unless it is a positive integer PostgreSQL's bigint holds (a
+    JSON `true` is not installation 1, and an id past 64 bits would have failed the row's INSERT)."""
     inst = payload.get("installation")
     value = inst.get("id") if isinstance(inst, dict) else None
-    return value if isinstance(value, int) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= BIGINT_MAX:
+        return value
+    return None
 
 
 def find_tenant(session: Session, installation_id: int) -> Tenant | None:

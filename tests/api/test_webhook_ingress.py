@@ -286,3 +286,40 @@ def test_openapi_documents_the_github_headers(client: Any) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/webhooks/github"]["post"]
     headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
     assert headers == {"x-github-event", "x-github-delivery", "x-hub-signature-256"}
+
+
+def test_an_app_id_header_past_64_bits_is_400(client: Any, db: Database) -> None:
+    """It failed the INSERT."""
+    body, headers = signed_request("ping", load_payload("ping/payload.json"), guid="target-big")
+    headers |= {
+        "X-GitHub-Hook-Installation-Target-Type": "integration",
+        "X-GitHub-Hook-Installation-Target-ID": str(2**70),
+    }
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 400 and "Target-ID" in response.json()["detail"]
+    assert count(db) == 0
+
+
+def test_a_non_ascii_digit_app_id_header_falls_back_to_the_configured_app() -> None:
+    """ "²" (one latin-1 byte, as servers decode headers) passed str.isdigit() and crashed int(): a 500."""
+    from starlette.requests import Request
+
+    from api.routers.webhooks import app_id_of
+
+    raw = [(b"x-github-hook-installation-target-type", b"integration"),
+           (b"x-github-hook-installation-target-id", b"\xb2")]  # fmt: skip
+    assert app_id_of(Request({"type": "http", "headers": raw}), 5) == 5
+
+
+def test_a_delivery_the_database_refuses_is_422_not_503(
+    client: Any, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 would have GitHub redeliver something that can never be stored."""
+    from api.routers import webhooks
+
+    monkeypatch.setattr(webhooks, "app_id_of", lambda request, configured: 2**70)  # past bigint
+    body, headers = signed_request("ping", load_payload("ping/payload.json"), guid="unstorable")
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("unstorable-delivery")
+    assert "out of range" in response.json()["detail"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
+import pytest
 import redis
 from sqlalchemy import select, text
 
@@ -74,3 +75,26 @@ def test_a_connection_dropped_by_the_server_is_retried_not_refused(
     result = intake.accept(db, broker, incoming("after-drop"), LIVE_QUEUE)
     assert result.status == "queued"
     assert row(db, "after-drop").status == "queued"
+
+
+@pytest.mark.parametrize(
+    ("installation", "expected"),
+    [({"id": 42}, 42), ({"id": True}, None), ({"id": 2**70}, None), ({"id": -3}, None), ({"id": "42"}, None)],
+)
+def test_the_installation_id_is_a_positive_bigint_or_none(installation: object, expected: int | None) -> None:
+    """A JSON `true` was installation 1 (another tenant's), and an id past 64 bits failed the INSERT."""
+    assert (
+        intake.IncomingDelivery(1, "g", "ping", None, {"installation": installation}).installation_id
+        == expected
+    )
+
+
+def test_a_row_the_database_refuses_fails_alone_not_its_batch(db: Database, broker: dramatiq.Broker) -> None:
+    """Group commit puts strangers in one INSERT: one unstorable delivery must not fail the others."""
+    unstorable = intake.IncomingDelivery(2**70, "too-big-app", "ping", None, {"zen": "z"})
+    results = intake.accept_many(db, broker, [incoming("ok-a"), unstorable, incoming("ok-b")], LIVE_QUEUE)
+    assert isinstance(results[1], intake.UnstorableDelivery)
+    ok = [r for r in results if isinstance(r, intake.IntakeResult)]
+    assert [r.status for r in ok] == ["queued", "queued"]
+    assert all(broker_holds(broker, r.delivery_id) for r in ok)
+    assert {row(db, "ok-a").status, row(db, "ok-b").status} == {"queued"}
