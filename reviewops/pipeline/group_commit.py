@@ -45,6 +45,11 @@ def _resolve(
         future.set_result(result)
 
 
+def _expire(future: asyncio.Future[intake.IntakeResult]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class IntakeBatcher:
     """One intake thread per API process; `accept` is awaited by the webhook route."""
 
@@ -84,8 +89,13 @@ class IntakeBatcher:
         self._queue.put(_Pending(delivery, future, loop, contextvars.copy_context()))
         # A database that hangs (a lock, a stalled disk) must not hold the request past GitHub's 10 s.
         # TimeoutError: the caller answers 503; the delivery may still be committed (a redelivery is then
-        # a duplicate), and nothing committed is lost.
-        return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        # a duplicate), and nothing committed is lost. One timer on the future itself: wait_for(shield())
+        # cost two more futures and their callbacks per request.
+        timer = loop.call_later(self.timeout, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     def _take(self) -> tuple[list[_Pending], bool]:
         """Block for one delivery, then take whatever else is already waiting."""
