@@ -39,6 +39,7 @@ from reviewops.pipeline.group_commit import IntakeBatcher
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import LIVE_QUEUE, build_broker
 from reviewops.ratelimit import LocalGcra, RedisGcra
+from reviewops.runtime import tune_gc
 from reviewops.settings import Settings, load_settings
 from reviewops.telemetry.tracing import setup_tracing
 
@@ -72,6 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         batcher.start()
+        tune_gc(settings.gc_gen0_threshold)  # last of start-up: everything built so far is frozen
         sweeper = None
         if settings.outbox_sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(run_outbox_sweeper(settings, db, broker))

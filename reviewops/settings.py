@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest webhook body accepted (GitHub's own cap is 25 MB); larger bodies get 413.",
     )
+    gc_gen0_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="Python's young-generation collection threshold in the API and worker processes, set "
+        "after start-up objects are frozen out of the collector (reviewops.runtime); 0 keeps Python's "
+        "defaults (700, nothing frozen).",
+    )
     webhook_intake_timeout_seconds: float = Field(
         default=8,
         gt=0,

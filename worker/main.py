@@ -24,6 +24,7 @@ from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
 from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
+from reviewops.runtime import tune_gc
 from reviewops.settings import Settings
 from reviewops.telemetry.queue_collector import install_queue_collector
 from reviewops.telemetry.tracing import setup_tracing
@@ -90,6 +91,7 @@ def start_worker(
     register_actors(broker, runtime)
     install_queue_collector(broker, db)
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
+    tune_gc(settings.gc_gen0_threshold)
     worker.start()
     return worker
 
