@@ -35,6 +35,8 @@ def test_zero_leaves_pythons_defaults(python_gc_defaults: None) -> None:
     assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
 
 
-def test_the_api_tunes_the_gc_once_started(python_gc_defaults: None, settings: Settings, db: Database) -> None:
+def test_the_api_tunes_the_gc_once_started(
+    python_gc_defaults: None, settings: Settings, db: Database
+) -> None:
     with TestClient(create_app(settings.model_copy(update={"gc_gen0_threshold": 9_000}), db=db)):
         assert gc.get_threshold()[0] == 9_000 and gc.get_freeze_count() > 0
