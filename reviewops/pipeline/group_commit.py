@@ -10,12 +10,13 @@ thread hand-off is shared. Nothing is acknowledged before its row is committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 
@@ -43,6 +44,26 @@ def _resolve(
         future.set_exception(result)
     else:
         future.set_result(result)
+
+
+def _resolve_all(
+    answers: list[tuple[asyncio.Future[intake.IntakeResult], intake.IntakeResult | BaseException]],
+) -> None:
+    for future, result in answers:
+        _resolve(future, result)
+
+
+def _answer(batch: list[_Pending], results: Sequence[intake.IntakeResult | BaseException]) -> None:
+    """Hand each request its result: one wake-up per event loop and batch, not one per request (each
+    `call_soon_threadsafe` writes to the loop's wake-up pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for pending, result in zip(batch, results, strict=True):
+        by_loop.setdefault(pending.loop, []).append((pending.future, result))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_all, answers)
+        except RuntimeError:  # that event loop is closed (its requests went away)
+            log.warning("intake: %s requests' event loop closed before their answer", len(answers))
 
 
 def _expire(future: asyncio.Future[intake.IntakeResult]) -> None:
@@ -124,9 +145,7 @@ class IntakeBatcher:
                 self._process(batch)
             except BaseException as exc:  # the thread must outlive any batch, or every webhook would hang
                 log.exception("intake: a batch failed unexpectedly")
-                for pending in batch:
-                    with contextlib.suppress(RuntimeError):
-                        pending.loop.call_soon_threadsafe(_resolve, pending.future, exc)
+                _answer(batch, [exc] * len(batch))
 
     def _process(self, batch: list[_Pending]) -> None:
         metrics.INTAKE_BATCHES.inc()
@@ -137,8 +156,4 @@ class IntakeBatcher:
             )
         except Exception as exc:  # the database refused the batch: every request in it answers 503
             results = [exc] * len(batch)
-        for pending, result in zip(batch, results, strict=True):
-            try:
-                pending.loop.call_soon_threadsafe(_resolve, pending.future, result)
-            except RuntimeError:  # that request's event loop is closed
-                log.warning("intake: a request's event loop closed before its answer")
+        _answer(batch, results)

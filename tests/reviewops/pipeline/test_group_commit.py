@@ -184,3 +184,30 @@ def test_the_intake_thread_survives_an_unexpected_failure(
         assert asyncio.run(batcher.accept(incoming("after-1"))).status == "queued"
     finally:
         batcher.stop()
+
+
+def test_requests_from_several_event_loops_each_get_their_own_answer(
+    db: Database, broker: dramatiq.Broker
+) -> None:
+    """Answers are handed over once per event loop and batch; two loops (two threads) share batches."""
+    import threading
+
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+    answers: dict[str, list[intake.IntakeResult]] = {}
+
+    def serve(name: str) -> None:
+        answers[name] = asyncio.run(accept_all(batcher, [f"{name}-{i}" for i in range(20)]))
+
+    threads = [threading.Thread(target=serve, args=(name,)) for name in ("loop-a", "loop-b")]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        batcher.stop()
+    assert [r.status for r in answers["loop-a"] + answers["loop-b"]] == ["queued"] * 40
+    stored = statuses(db)
+    assert len(stored) == 40 and set(stored.values()) == {"queued"}
+    ids = {r.delivery_id for r in answers["loop-a"] + answers["loop-b"]}
+    assert len(ids) == 40
