@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
@@ -19,9 +19,8 @@ from reviewops import signatures
 from reviewops.db.session import Database
 from reviewops.pipeline import audit, intake
 from reviewops.pipeline.group_commit import IntakeBatcher
-from reviewops.pipeline.processing import pr_number
+from reviewops.pipeline.payload_facts import BIGINT_MAX, PayloadFacts, facts_of, read_facts
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
-from reviewops.pipeline.tenants import BIGINT_MAX
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 
@@ -44,12 +43,31 @@ async def read_body_capped(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str | None]:
-    """GitHub sends JSON either raw or as the `payload` field of a form; both yield the same dict.
+class ParsedPayload(NamedTuple):
+    facts: PayloadFacts
+    payload: dict[str, Any] | None  # built only when the text could not be stored as sent
+    text: str | None  # the JSON text as sent, stored as is (PostgreSQL parses it into jsonb)
 
-    Also returns the JSON text itself when it can be stored as sent (PostgreSQL parses it into jsonb):
-    serializing the dict again cost the intake more CPU than parsing it, and loses nothing only by luck
-    (integers past 64 bits come back as floats). None when the payload had to be changed (a NUL)."""
+
+def _full_parse(text: str | bytes) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(text)  # ~2x faster than `json` on a webhook payload; same error fields
+    except orjson.JSONDecodeError as exc:
+        raise ProblemError(
+            400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", code="invalid-json"
+        ) from None
+    if not isinstance(payload, dict):
+        raise ProblemError(400, "JSON payload must be an object", code="invalid-json")
+    return payload
+
+
+def parse_payload(body: bytes, content_type: str) -> ParsedPayload:
+    """GitHub sends JSON either raw or as the `payload` field of a form; both are stored the same.
+
+    The text is stored as sent: serializing a dict again cost more CPU than parsing, and turned integers
+    past 64 bits into floats. Only the few fields the intake needs are read (reviewops.pipeline.
+    payload_facts); the dict is built only when simdjson cannot vouch for the text (which also words the
+    error) or when the payload must change (a NUL, which PostgreSQL's jsonb cannot hold)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/x-www-form-urlencoded":
         try:
@@ -59,6 +77,7 @@ def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str |
         if "payload" not in fields:
             raise ProblemError(400, "form body has no 'payload' field", code="invalid-body")
         text = fields["payload"][0]
+        raw = text.encode()
     elif media in ("application/json", "") or media.endswith("+json"):
         try:
             text = body.decode("utf-8")
@@ -66,19 +85,17 @@ def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str |
             raise ProblemError(
                 400, f"body is not UTF-8: {exc.reason} at byte {exc.start}", code="invalid-body"
             ) from None
+        raw = body
     else:
         raise ProblemError(415, f"unsupported content type {media[:64]!r}", code="unsupported-media-type")
-    try:
-        payload = orjson.loads(text)  # ~2x faster than `json` on a webhook payload; same error fields
-    except orjson.JSONDecodeError as exc:
-        raise ProblemError(
-            400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", code="invalid-json"
-        ) from None
-    if not isinstance(payload, dict):
-        raise ProblemError(400, "JSON payload must be an object", code="invalid-json")
     if "\\u0000" in text:  # a NUL can only arrive escaped; PostgreSQL's jsonb cannot hold one
-        return intake.without_nul(payload), None
-    return payload, text
+        payload = intake.without_nul(_full_parse(text))
+        return ParsedPayload(facts_of(payload), payload, None)
+    facts = read_facts(raw)
+    if facts is None:
+        payload = _full_parse(text)  # raises the 400 if it is not a JSON object
+        return ParsedPayload(facts_of(payload), payload, text)
+    return ParsedPayload(facts, None, text)
 
 
 async def _report_signature_failure(request: Request, db: Database, reason: str) -> None:
@@ -173,19 +190,20 @@ async def receive_github_webhook(request: Request) -> Response:
             raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
         event_label = metrics.event_label(x_github_event)
         structlog.contextvars.bind_contextvars(delivery_id=x_github_delivery, event=event_label)
-        payload, payload_json = parse_payload(body, request.headers.get("content-type", ""))
-        action = payload.get("action")
+        parsed = parse_payload(body, request.headers.get("content-type", ""))
+        facts = parsed.facts
         incoming = intake.IncomingDelivery(
             app_id=app_id_of(request, settings.github_app_id),
             guid=x_github_delivery,
             event=x_github_event[:64],
-            action=action[:64] if isinstance(action, str) else None,
-            payload=payload,
-            payload_json=payload_json,
+            action=facts.action,
+            payload=parsed.payload,
+            payload_json=parsed.text,
+            facts=facts,
         )
         # Bound here, these travel with the queued message (reviewops.queue.logcontext) to the worker's lines.
         structlog.contextvars.bind_contextvars(
-            tenant=incoming.installation_id, repository=incoming.repository, pr=pr_number(payload)
+            tenant=facts.installation_id, repository=facts.repository, pr=facts.pr_number
         )
         try:
             result = await intake_batcher.accept(incoming)

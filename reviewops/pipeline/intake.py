@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import dramatiq
+import orjson
 from sqlalchemy import Connection, Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database, json_dumps
 from reviewops.db.types import utcnow
-from reviewops.pipeline.tenants import installation_id_of
+from reviewops.pipeline.payload_facts import PayloadFacts, facts_of
 from reviewops.queue.batch import enqueue_deliveries
 
 log = logging.getLogger(__name__)
@@ -36,25 +37,42 @@ REQUEUE_ON_REDELIVERY = frozenset({DeliveryStatus.FAILED.value, DeliveryStatus.D
 
 @dataclass(frozen=True)
 class IncomingDelivery:
+    """A delivery to store: its payload as a dict, or as the JSON text GitHub sent (or both)."""
+
     app_id: int
     guid: str
     event: str
     action: str | None
-    payload: dict[str, Any]
-    # The payload's JSON text as GitHub sent it, when it can be stored as is (PostgreSQL parses it into
-    # jsonb); None: serialize `payload`.
+    payload: dict[str, Any] | None = None
+    # The JSON text as GitHub sent it, stored as is (PostgreSQL parses it into jsonb); None: serialize
+    # `payload`. With the text, `facts` spares the webhook route from building the dict at all.
     payload_json: str | None = None
+    facts: PayloadFacts | None = None
+
+    def __post_init__(self) -> None:
+        if self.payload is None and self.payload_json is None:
+            raise ValueError("an IncomingDelivery needs its payload or its JSON text")
+
+    @functools.cached_property
+    def document(self) -> dict[str, Any]:
+        """The payload as a dict, parsed from the text only if something asks (SQLite's JSON column)."""
+        if self.payload is not None:
+            return self.payload
+        parsed: dict[str, Any] = orjson.loads(self.payload_json or "")
+        return parsed
+
+    @functools.cached_property
+    def _facts(self) -> PayloadFacts:
+        return self.facts or facts_of(self.document)
 
     # Cached: the webhook route, the row and the enqueue all read them for the same delivery.
-    @functools.cached_property
+    @property
     def installation_id(self) -> int | None:
-        return installation_id_of(self.payload)
+        return self._facts.installation_id
 
-    @functools.cached_property
+    @property
     def repository(self) -> str | None:
-        repo = self.payload.get("repository")
-        name = repo.get("full_name") if isinstance(repo, dict) else None
-        return name[:255] if isinstance(name, str) else None
+        return self._facts.repository
 
 
 @dataclass(frozen=True)
@@ -123,7 +141,7 @@ def _insert_ignore(
             DeliveryStatus.QUEUED.value, now, now, now,
             [i.app_id for i in incoming], [i.guid for i in incoming], [i.event for i in incoming],
             [i.action for i in incoming], [i.installation_id for i in incoming], [i.repository for i in incoming],
-            [i.payload_json or json_dumps(i.payload) for i in incoming],
+            [i.payload_json or json_dumps(i.document) for i in incoming],
         )  # fmt: skip
         result = conn.exec_driver_sql(_PG_INSERT, params)
     else:
@@ -156,7 +174,7 @@ def _row(incoming: IncomingDelivery, now: datetime) -> dict[str, Any]:
         "action": incoming.action,
         "installation_id": incoming.installation_id,
         "repository": incoming.repository,
-        "payload": incoming.payload,
+        "payload": incoming.document,
         "status": DeliveryStatus.QUEUED.value,
         "attempts": 0,
         "queued_at": now,

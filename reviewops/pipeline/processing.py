@@ -15,6 +15,7 @@ from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.errors import PermanentError
+from reviewops.pipeline.payload_facts import facts_of
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 from reviewops.telemetry.tracing import tracer
@@ -64,11 +65,7 @@ Handler = Callable[[Context], str]
 
 def pr_number(payload: dict[str, object]) -> int | None:
     """The PR (or issue) a delivery is about, for logs; None for repository-wide events."""
-    for key in ("pull_request", "issue"):
-        item = payload.get(key)
-        if isinstance(item, dict) and isinstance(item.get("number"), int):
-            return int(item["number"])
-    return None
+    return facts_of(payload).pr_number
 
 
 def process_delivery(

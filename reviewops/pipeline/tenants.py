@@ -8,18 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewops.db.models import Repository, Tenant
-
-BIGINT_MAX = 2**63 - 1
+from reviewops.pipeline.payload_facts import positive_bigint
 
 
 def installation_id_of(payload: dict[str, Any]) -> int | None:
     """The payload's installation id; None unless it is a positive integer PostgreSQL's bigint holds (a
     JSON `true` is not installation 1, and an id past 64 bits would have failed the row's INSERT)."""
     inst = payload.get("installation")
-    value = inst.get("id") if isinstance(inst, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= BIGINT_MAX:
-        return value
-    return None
+    return positive_bigint(inst.get("id")) if isinstance(inst, dict) else None
 
 
 def find_tenant(session: Session, installation_id: int) -> Tenant | None:

@@ -98,3 +98,10 @@ def test_a_row_the_database_refuses_fails_alone_not_its_batch(db: Database, brok
     assert [r.status for r in ok] == ["queued", "queued"]
     assert all(broker_holds(broker, r.delivery_id) for r in ok)
     assert {row(db, "ok-a").status, row(db, "ok-b").status} == {"queued"}
+
+
+def test_a_delivery_needs_its_payload_or_its_text() -> None:
+    with pytest.raises(ValueError, match="payload"):
+        intake.IncomingDelivery(1, "g", "ping", None)
+    from_text = intake.IncomingDelivery(1, "g", "ping", None, payload_json='{"installation": {"id": 9}}')
+    assert from_text.document == {"installation": {"id": 9}} and from_text.installation_id == 9
