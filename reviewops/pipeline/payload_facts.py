@@ -61,6 +61,26 @@ def facts_of(payload: Mapping[str, Any]) -> PayloadFacts:
 
 
 _local = threading.local()
+# A parser keeps buffers as large as the largest document it has read, for the life of the thread:
+# bodies past this size (rare; GitHub allows 25 MB) take the full parse instead.
+LARGEST_READ = 1 << 20
+
+
+def _unique_keys(obj: Any) -> bool:
+    keys = list(obj.keys())
+    return len(keys) == len(set(keys))
+
+
+def _vouched(doc: Any) -> bool:
+    """simdjson reads the first of repeated keys, PostgreSQL's jsonb and the full parse keep the last:
+    where the tenant and repository come from, repeated keys go to the full parse (GitHub sends none)."""
+    if not _unique_keys(doc):
+        return False
+    return all(
+        _unique_keys(inner)
+        for inner in (doc.get("installation"), doc.get("repository"))
+        if isinstance(inner, simdjson.Object)
+    )
 
 
 def _parser() -> simdjson.Parser:
@@ -74,10 +94,12 @@ def read_facts(body: bytes) -> PayloadFacts | None:
     """The facts of a JSON object, or None when simdjson cannot vouch for it (the caller parses it
     fully). Nothing of simdjson's outlives this call: its parser can only be reused once its previous
     document is gone."""
+    if len(body) > LARGEST_READ:
+        return None
     for _ in range(2):
         try:
             doc = _parser().parse(body)
-            if not isinstance(doc, simdjson.Object):
+            if not isinstance(doc, simdjson.Object) or not _vouched(doc):
                 return None
             return _facts(doc, lambda value: isinstance(value, simdjson.Object))
         except RuntimeError as exc:

@@ -57,3 +57,24 @@ def test_a_document_still_referenced_does_not_block_the_next_read() -> None:
     held = payload_facts._parser().parse(b'{"kept": {"alive": 1}}')["kept"]
     assert read_facts(b'{"action": "opened"}') == PayloadFacts("opened", None, None, None)
     assert held["alive"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"installation": {"id": 1}, "installation": {"id": 2}}',
+        b'{"installation": {"id": 1, "id": 2}}',
+        b'{"repository": {"full_name": "a/b", "full_name": "c/d"}}',
+    ],
+)
+def test_repeated_keys_where_the_tenant_comes_from_go_to_the_full_parse(body: bytes) -> None:
+    """simdjson reads the first of repeated keys; PostgreSQL's jsonb keeps the last."""
+    assert read_facts(body) is None
+
+
+def test_a_body_past_the_read_limit_goes_to_the_full_parse() -> None:
+    """A parser keeps buffers as large as its largest document for the life of the thread."""
+    small = b'{"action": "opened", "pad": "'
+    body = small + b"x" * payload_facts.LARGEST_READ + b'"}'
+    assert read_facts(body) is None
+    assert read_facts(small + b'"}') is not None
