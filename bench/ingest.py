@@ -71,7 +71,13 @@ def _measure(env: BenchEnv, workers: int) -> list[Row]:
     p99 = percentile(rl, 99)
     bench = "webhook ingest" if workers == 1 else f"webhook ingest, {workers} API processes"
     return [
-        Row(bench, "max throughput", real_tp, bare_tp, "req/s", "ratio >= 0.5", real_tp / bare_tp >= 0.5),
+        # The target is the issue's: one API process serving both endpoints. With two, the two cores are
+        # shared with PostgreSQL, Redis and the load generator, which the bare endpoint never touches:
+        # that row shows what the machine gives, not a second target.
+        Row(bench, "max throughput", real_tp, bare_tp, "req/s", "ratio >= 0.5", real_tp / bare_tp >= 0.5)
+        if workers == 1
+        else Row(bench, "max throughput", real_tp, bare_tp, "req/s",
+                 notes="2 cores shared with PostgreSQL, Redis and the load generator"),
         Row(bench, "p50 ack @500 rps", median(rl), median(bl), "ms"),
         Row(bench, "p99 ack @500 rps", p99, percentile(bl, 99), "ms", "< 50 ms", p99 < 50),
         Row(bench, "achieved rate @500 rps", real_rate["count"] / real_rate["elapsed"],
