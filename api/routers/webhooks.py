@@ -19,7 +19,13 @@ from reviewops import signatures
 from reviewops.db.session import Database
 from reviewops.pipeline import audit, intake
 from reviewops.pipeline.group_commit import IntakeBatcher
-from reviewops.pipeline.payload_facts import BIGINT_MAX, PayloadFacts, facts_of, read_facts
+from reviewops.pipeline.payload_facts import (
+    BIGINT_MAX,
+    PayloadFacts,
+    facts_of,
+    has_nul_escape,
+    read_facts,
+)
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
@@ -88,7 +94,7 @@ def parse_payload(body: bytes, content_type: str) -> ParsedPayload:
         raw = body
     else:
         raise ProblemError(415, f"unsupported content type {media[:64]!r}", code="unsupported-media-type")
-    if "\\u0000" in text:  # a NUL can only arrive escaped; PostgreSQL's jsonb cannot hold one
+    if has_nul_escape(raw):  # a NUL can only arrive escaped; PostgreSQL's jsonb cannot hold one
         payload = intake.without_nul(_full_parse(text))
         return ParsedPayload(facts_of(payload), payload, None)
     facts = read_facts(raw)

@@ -60,6 +60,20 @@ def facts_of(payload: Mapping[str, Any]) -> PayloadFacts:
     return _facts(payload, lambda value: isinstance(value, Mapping))
 
 
+def has_nul_escape(raw: bytes) -> bool:
+    """Whether a JSON text holds a `\\u0000` escape (PostgreSQL's jsonb cannot store a NUL).
+
+    Walks the backslashes (memchr-fast; a webhook has few) and skips each escaped character, so an
+    escaped backslash followed by "u0000" is not mistaken for one. A substring search took ~10 µs on a
+    30 kB payload: 4% of the webhook route's CPU."""
+    index = raw.find(b"\\")
+    while index != -1:
+        if raw.startswith(b"u0000", index + 1):
+            return True
+        index = raw.find(b"\\", index + 2)
+    return False
+
+
 _local = threading.local()
 # A parser keeps buffers as large as the largest document it has read, for the life of the thread:
 # bodies past this size (rare; GitHub allows 25 MB) take the full parse instead.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reviewops.pipeline import payload_facts
 from reviewops.pipeline.payload_facts import PayloadFacts, facts_of, read_facts
@@ -78,3 +81,23 @@ def test_a_body_past_the_read_limit_goes_to_the_full_parse() -> None:
     body = small + b"x" * payload_facts.LARGEST_READ + b'"}'
     assert read_facts(body) is None
     assert read_facts(small + b'"}') is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"a": "\\u0000"}', True),
+        (b'{"a": "\\\\u0000"}', False),  # an escaped backslash, then the letters u0000
+        (b'{"a": "\\\\\\u0000"}', True),  # an escaped backslash, then a NUL
+        (b'{"a": "x\\nu0000"}', False),
+        (b'{"a": "plain"}', False),
+    ],
+)
+def test_nul_escapes_are_told_from_escaped_backslashes(raw: bytes, expected: bool) -> None:
+    assert payload_facts.has_nul_escape(raw) is expected
+
+
+@given(st.text(alphabet=st.sampled_from(["\x00", "\\", "u", "0", "a", "\n", '"', "é"])))
+def test_a_nul_escape_is_found_exactly_when_the_text_holds_a_nul(value: str) -> None:
+    for raw in (orjson.dumps({"k": value}), json.dumps({"k": value}).encode()):
+        assert payload_facts.has_nul_escape(raw) is ("\x00" in value)
