@@ -32,6 +32,33 @@ def _loadgen(url: str, mode: str, seconds: float, rate: float = 500, concurrency
     return result
 
 
+ROUNDS = 4  # max-throughput windows per endpoint, alternating
+
+
+def _alternating_max(base: str, server_pid: int, seconds: float, rounds: int) -> dict[str, Any]:
+    """Max throughput of both endpoints in alternating short windows (real, bare, real, bare, ...).
+
+    This shared machine's speed drifts by tens of percent within a minute; one long window per endpoint
+    let a slow spell land on one side only. Alternating gives both the same conditions; the per-round
+    ratios show the spread that remains."""
+    totals = {p: {"count": 0, "elapsed": 0.0, "cpu": 0.0, "statuses": {}} for p in ("real", "bare")}
+    ratios = []
+    for _ in range(rounds):
+        round_tp = {}
+        for name, path in (("real", "/webhooks/github"), ("bare", "/bare")):
+            before = tree_cpu_seconds(server_pid)
+            result = _loadgen(f"{base}{path}", "max", seconds / rounds)
+            total = totals[name]
+            total["cpu"] += tree_cpu_seconds(server_pid) - before
+            total["count"] += result["count"]
+            total["elapsed"] += result["elapsed"]
+            for status, n in result["statuses"].items():
+                total["statuses"][status] = total["statuses"].get(status, 0) + n
+            round_tp[name] = result["count"] / result["elapsed"]
+        ratios.append(round_tp["real"] / round_tp["bare"])
+    return {**totals, "ratios": ratios}
+
+
 def _measure(env: BenchEnv, workers: int) -> list[Row]:
     """Both endpoints on one uvicorn server with `workers` processes: fixed rate, then max throughput."""
     port = free_port()
@@ -53,11 +80,10 @@ def _measure(env: BenchEnv, workers: int) -> list[Row]:
         base = f"http://127.0.0.1:{port}"
         real_rate = _loadgen(f"{base}/webhooks/github", "rate", seconds)
         bare_rate = _loadgen(f"{base}/bare", "rate", seconds)
-        before = tree_cpu_seconds(server.pid)
-        real_max = _loadgen(f"{base}/webhooks/github", "max", seconds)
-        between = tree_cpu_seconds(server.pid)
-        bare_max = _loadgen(f"{base}/bare", "max", seconds)
-        real_cpu, bare_cpu = between - before, tree_cpu_seconds(server.pid) - between
+        rounds = 1 if env.quick else ROUNDS
+        both = _alternating_max(base, server.pid, seconds, rounds)
+        real_max, bare_max = both["real"], both["bare"]
+        real_cpu, bare_cpu = real_max["cpu"], bare_max["cpu"]
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -68,22 +94,25 @@ def _measure(env: BenchEnv, workers: int) -> list[Row]:
     rl, bl = [x * 1000 for x in real_rate["latencies"]], [x * 1000 for x in bare_rate["latencies"]]
     real_tp = real_max["count"] / real_max["elapsed"]
     bare_tp = bare_max["count"] / bare_max["elapsed"]
+    spread = f"per-round ratios {min(both['ratios']):.2f}-{max(both['ratios']):.2f}"
     p99 = percentile(rl, 99)
     bench = "webhook ingest" if workers == 1 else f"webhook ingest, {workers} API processes"
     return [
         # The target is the issue's: one API process serving both endpoints. With two, the two cores are
         # shared with PostgreSQL, Redis and the load generator, which the bare endpoint never touches:
         # that row shows what the machine gives, not a second target.
-        Row(bench, "max throughput", real_tp, bare_tp, "req/s", "ratio >= 0.5", real_tp / bare_tp >= 0.5)
+        Row(bench, "max throughput", real_tp, bare_tp, "req/s", "ratio >= 0.5", real_tp / bare_tp >= 0.5,
+            notes=spread)
         if workers == 1
         else Row(bench, "max throughput", real_tp, bare_tp, "req/s",
-                 notes="2 cores shared with PostgreSQL, Redis and the load generator"),
+                 notes=f"2 cores shared with PostgreSQL, Redis and the load generator; {spread}"),
         Row(bench, "p50 ack @500 rps", median(rl), median(bl), "ms"),
         Row(bench, "p99 ack @500 rps", p99, percentile(bl, 99), "ms", "< 50 ms", p99 < 50),
         Row(bench, "achieved rate @500 rps", real_rate["count"] / real_rate["elapsed"],
             bare_rate["count"] / bare_rate["elapsed"], "req/s"),
         Row(bench, "server CPU per request (max throughput run)",
-            real_cpu / (real_max["count"] + WARMUP) * 1000, bare_cpu / (bare_max["count"] + WARMUP) * 1000, "ms",
+            real_cpu / (real_max["count"] + WARMUP * rounds) * 1000,
+            bare_cpu / (bare_max["count"] + WARMUP * rounds) * 1000, "ms",
             notes="uvicorn processes' user+system time / requests (incl. warm-up); steadier than req/s"),
     ]  # fmt: skip
 
