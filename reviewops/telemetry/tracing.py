@@ -89,6 +89,16 @@ def setup_tracing(service_name: str) -> TracerProvider:
     return provider
 
 
+def listening() -> bool:
+    """Whether spans made now are recorded (a provider other than ours is assumed to record)."""
+    provider = trace.get_tracer_provider()
+    return (
+        provider.listening
+        if isinstance(provider, ListeningProvider)
+        else isinstance(provider, TracerProvider)
+    )
+
+
 _tracer: trace.Tracer | None = None
 
 

@@ -90,3 +90,19 @@ def test_a_redis_that_forgot_the_script_gets_it_again(
     queued = {dramatiq.Message.decode(b).args[0] for b in redis_client.hvals("dramatiq:reviews.msgs")}
     assert {601, 602} <= queued
     assert redis_client.llen("dramatiq:reviews") == len(queued)
+
+
+def test_without_a_listener_a_message_carries_its_requests_context_and_no_producer_span(
+    broker: dramatiq.Broker, redis_client: redis.Redis, spans: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing would record a producer span: the request's own context travels with the message."""
+    from reviewops.queue import tracing as queue_tracing
+
+    with tracer().start_as_current_span("request-c") as request_span:
+        context = contextvars.copy_context()
+    monkeypatch.setattr(queue_tracing, "listening", lambda: False)
+    enqueue_deliveries(broker, [(701, None)], LIVE_QUEUE, [context])
+    message = dramatiq.Message.decode(redis_client.hvals("dramatiq:reviews.msgs")[0])
+    ids = request_span.get_span_context()
+    assert message.options["traceparent"].startswith(f"00-{ids.trace_id:032x}-{ids.span_id:016x}-")
+    assert not [s for s in spans.get_finished_spans() if s.name.startswith("enqueue")]
