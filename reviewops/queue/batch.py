@@ -56,13 +56,19 @@ def enqueue_deliveries(
     """Enqueue `process_delivery` for each (delivery id, tenant). Raises if the broker refused (the caller
     sends the batch back to the outbox)."""
     contexts = contexts or [None] * len(deliveries)
-    messages = [delivery_message(d, queue=queue, tenant=t) for d, t in deliveries]
     if not supports(broker):
-        for message, ctx in zip(messages, contexts, strict=True):
-            _in(ctx, functools.partial(broker.enqueue, message))
+        for (delivery_id, tenant), ctx in zip(deliveries, contexts, strict=True):
+            _in(
+                ctx,
+                functools.partial(broker.enqueue, delivery_message(delivery_id, queue=queue, tenant=tenant)),
+            )
         return
     redis: Any = broker
-    messages = [m.copy(options={"redis_message_id": str(uuid.uuid4())}) for m in messages]
+    # The id RedisBroker.enqueue would give each message, set at creation (a copy per message cost more).
+    messages = [
+        delivery_message(d, queue=queue, tenant=t, options={"redis_message_id": str(uuid.uuid4())})
+        for d, t in deliveries
+    ]
     for message, ctx in zip(messages, contexts, strict=True):
         _in(ctx, functools.partial(broker.emit_before, "enqueue", message, None))
     try:
