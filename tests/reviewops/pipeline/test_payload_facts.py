@@ -67,7 +67,7 @@ def test_a_document_still_referenced_does_not_block_the_next_read() -> None:
     [
         b'{"installation": {"id": 1}, "installation": {"id": 2}}',
         b'{"installation": {"id": 1, "id": 2}}',
-        b'{"repository": {"full_name": "a/b", "full_name": "c/d"}}',
+        b'{"action": "opened", "action": "closed"}',
     ],
 )
 def test_repeated_keys_where_the_tenant_comes_from_go_to_the_full_parse(body: bytes) -> None:
