@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from reviewops.telemetry.tracing import listening, tracer
 
 _CARRIER_KEYS = ("traceparent", "tracestate")
+MAX_OPEN_ENQUEUES = 1000
 
 
 class TracingMiddleware(dramatiq.Middleware):
@@ -24,6 +25,13 @@ class TracingMiddleware(dramatiq.Middleware):
             self._local.spans = {}
         spans: dict[str, Any] = self._local.spans
         return spans
+
+    def _enqueues(self) -> dict[str, Any]:
+        """This thread's open enqueue spans, oldest first."""
+        if not hasattr(self._local, "enqueues"):
+            self._local.enqueues = {}
+        enqueues: dict[str, Any] = self._local.enqueues
+        return enqueues
 
     def before_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
         if not listening():
@@ -38,7 +46,14 @@ class TracingMiddleware(dramatiq.Middleware):
                         "messaging.message.id": message.message_id, "reviewops.delay_ms": delay or 0},
         )  # fmt: skip
         self._carry(message, trace.set_span_in_context(span))
-        self._stack()[f"enqueue:{message.message_id}"] = span
+        enqueues = self._enqueues()
+        enqueues[message.message_id] = span
+        if len(enqueues) > MAX_OPEN_ENQUEUES:
+            # dramatiq has no hook for a refused enqueue (Redis down): its span would stay here for good.
+            # The oldest open one is ended as unconfirmed, so an outage cannot grow the table unbounded.
+            oldest = enqueues.pop(next(iter(enqueues)))
+            oldest.set_status(Status(StatusCode.ERROR, "enqueue not confirmed"))
+            oldest.end()
 
     @staticmethod
     def _carry(message: Any, ctx: context.Context) -> None:
@@ -49,7 +64,7 @@ class TracingMiddleware(dramatiq.Middleware):
                 message.options[key] = carrier[key]
 
     def after_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
-        span = self._stack().pop(f"enqueue:{message.message_id}", None)
+        span = self._enqueues().pop(message.message_id, None)
         if span is not None:
             span.end()
 

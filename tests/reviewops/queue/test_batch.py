@@ -106,3 +106,20 @@ def test_without_a_listener_a_message_carries_its_requests_context_and_no_produc
     ids = request_span.get_span_context()
     assert message.options["traceparent"].startswith(f"00-{ids.trace_id:032x}-{ids.span_id:016x}-")
     assert not [s for s in spans.get_finished_spans() if s.name.startswith("enqueue")]
+
+
+def test_enqueue_spans_of_refused_messages_do_not_pile_up(spans: Any) -> None:
+    """dramatiq has no hook for a refused enqueue: past the cap the oldest open span is ended, not kept."""
+    from reviewops.queue.broker import delivery_message
+    from reviewops.queue.tracing import MAX_OPEN_ENQUEUES, TracingMiddleware
+
+    middleware = TracingMiddleware()
+    stub = build_broker(None)
+    try:
+        for delivery_id in range(MAX_OPEN_ENQUEUES + 5):  # before_enqueue, then Redis refuses: no after
+            middleware.before_enqueue(stub, delivery_message(delivery_id), None)
+    finally:
+        stub.close()
+    assert len(middleware._enqueues()) == MAX_OPEN_ENQUEUES
+    ended = [s for s in spans.get_finished_spans() if s.name == "enqueue process_delivery"]
+    assert len(ended) == 5 and all(s.status.status_code.name == "ERROR" for s in ended)
