@@ -13,8 +13,11 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries, default_middleware
 
+from reviewops.queue import encoding
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
 from reviewops.queue.retries import ClassifiedRetries
+
+encoding.install()
 
 LIVE_QUEUE = "reviews"
 REPLAY_QUEUE = "reviews.replay"
