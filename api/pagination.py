@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from api.filters import MAX_BIGINT
 from api.problems import ProblemError
 
 T = TypeVar("T")
@@ -31,7 +32,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, _, value = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
-        if version != CURSOR_VERSION or not value.isdigit():
+        if version != CURSOR_VERSION or not (value.isascii() and value.isdigit()) or int(value) > MAX_BIGINT:
             raise ValueError(cursor)
         return int(value)
     except (ValueError, UnicodeError, binascii.Error):

@@ -122,7 +122,7 @@ async def list_dead_letters(
     queue: str | None = None,
     state: StateParam = "pending",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
 ) -> DeadLetterPage:
     filters = _filters(
         tenant=tenant, error_type=error_type, older_than=older_than, queue=queue, state=state, limit=limit
@@ -186,7 +186,7 @@ async def purge_dead_letters(
     older_than: str | None = None,
     queue: str | None = None,
     state: StateParam = "all",
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> PurgeOut:
     filters = _filters(
         tenant=tenant, error_type=error_type, older_than=older_than, queue=queue, state=state, limit=limit

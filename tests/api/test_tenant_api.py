@@ -8,6 +8,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from api.pagination import encode_cursor
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.ratelimit import record_tokens
@@ -43,6 +44,10 @@ def test_reviews_are_paginated_newest_first_with_an_opaque_cursor(
     assert pages == 3
     assert seen == sorted(alice.review_ids, reverse=True)
     bad = client.get("/api/v1/reviews", params={"cursor": "not-a-cursor"}, headers=alice.auth)
+    assert bad.status_code == 400 and bad.json()["type"].endswith("/invalid-cursor")
+    # An id past PostgreSQL's bigint was a 500 ("bigint out of range"), found by the OpenAPI fuzzer.
+    huge = encode_cursor(2**63)
+    bad = client.get("/api/v1/reviews", params={"cursor": huge}, headers=alice.auth)
     assert bad.status_code == 400 and bad.json()["type"].endswith("/invalid-cursor")
 
 
