@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -62,6 +63,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = f"{'.'.join(first['loc'])}: {first['msg']}"
         return problem(422, detail, code="validation-error", errors=errors)
 
+    async def on_data_error(_request: Request, exc: Exception) -> JSONResponse:
+        # The database (or its driver) refused a value of the request: a NUL in a string, a number out of
+        # its column's range. The request is at fault, not the server. Only the driver's one-line reason
+        # is shown, never the statement or its parameters.
+        assert isinstance(exc, DataError)
+        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else "invalid value"
+        return problem(400, f"a value of the request cannot be used: {reason}", code="invalid-value")
+
     app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -136,3 +136,11 @@ def test_numbers_past_bigint_are_422_not_500(client: Any, db: Database, params: 
     call = client.get if "offset" in params else client.delete  # listing; purge takes a limit
     response = call(BASE, params={**params, "confirm": "true"}, headers=AUTH)
     assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_a_nul_in_a_string_parameter_is_400_not_500(client: Any, db: Database, method: str) -> None:
+    """PostgreSQL text cannot hold NUL: `?queue=%00` was a 500 (found by the OpenAPI fuzzer)."""
+    response = getattr(client, method)(BASE, params={"queue": "\x00", "confirm": "true"}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/invalid-value") and "NUL" in response.json()["detail"]
