@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from api.problems import ProblemError
+from reviewops.db.types import BIGINT_MAX as MAX_BIGINT
 
-MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 # Printable text only: PostgreSQL refuses NUL in strings, and names never contain control characters.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"

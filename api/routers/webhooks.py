@@ -17,15 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from api.problems import ProblemError
 from reviewops import signatures
 from reviewops.db.session import Database
+from reviewops.db.types import BIGINT_MAX
 from reviewops.pipeline import audit, intake
 from reviewops.pipeline.group_commit import IntakeBatcher
-from reviewops.pipeline.payload_facts import (
-    BIGINT_MAX,
-    PayloadFacts,
-    facts_of,
-    has_nul_escape,
-    read_facts,
-)
+from reviewops.pipeline.payload_facts import PayloadFacts, facts_of, has_nul_escape, read_facts
 from reviewops.pipeline.signature_audit import SignatureFailureTracker
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
@@ -196,7 +191,7 @@ async def receive_github_webhook(request: Request) -> Response:
             raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
         event_label = metrics.event_label(x_github_event)
         structlog.contextvars.bind_contextvars(delivery_id=x_github_delivery, event=event_label)
-        parsed = parse_payload(body, request.headers.get("content-type", ""))
+        parsed = parse_payload(body, headers.get("content-type", ""))
         facts = parsed.facts
         incoming = intake.IncomingDelivery(
             app_id=app_id_of(request, settings.github_app_id),

@@ -10,6 +10,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+# PostgreSQL's bigint: ids and numbers bound for one must not exceed it ("bigint out of range").
+BIGINT_MAX = 2**63 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware timestamps everywhere: SQLite drops the zone, so it is put back on load."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import simdjson
 
-BIGINT_MAX = 2**63 - 1
+from reviewops.db.types import BIGINT_MAX
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class PayloadFacts:
     pr_number: int | None
 
 
-def positive_bigint(value: object) -> int | None:
+def _positive_bigint(value: object) -> int | None:
     """A JSON `true` is not installation 1; an id past 64 bits would fail the row's INSERT."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= BIGINT_MAX:
         return value
@@ -49,7 +49,7 @@ def _facts(doc: Any, is_object: Callable[[object], bool]) -> PayloadFacts:
             break
     return PayloadFacts(
         action=action[:64] if isinstance(action, str) else None,
-        installation_id=positive_bigint(installation.get("id")) if is_object(installation) else None,
+        installation_id=_positive_bigint(installation.get("id")) if is_object(installation) else None,
         repository=name[:255] if isinstance(name, str) else None,
         pr_number=number,
     )

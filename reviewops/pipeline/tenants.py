@@ -8,14 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewops.db.models import Repository, Tenant
-from reviewops.pipeline.payload_facts import positive_bigint
+from reviewops.pipeline.payload_facts import facts_of
 
 
 def installation_id_of(payload: dict[str, Any]) -> int | None:
     """The payload's installation id; None unless it is a positive integer PostgreSQL's bigint holds (a
     JSON `true` is not installation 1, and an id past 64 bits would have failed the row's INSERT)."""
-    inst = payload.get("installation")
-    return positive_bigint(inst.get("id")) if isinstance(inst, dict) else None
+    return facts_of(payload).installation_id
 
 
 def find_tenant(session: Session, installation_id: int) -> Tenant | None:
