@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reviewops.errors import database_reason
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
            413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
@@ -68,8 +70,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         # its column's range. The request is at fault, not the server. Only the driver's one-line reason
         # is shown, never the statement or its parameters.
         assert isinstance(exc, DataError)
-        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else "invalid value"
-        return problem(400, f"a value of the request cannot be used: {reason}", code="invalid-value")
+        return problem(
+            400, f"a value of the request cannot be used: {database_reason(exc)}", code="invalid-value"
+        )
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(DataError, on_data_error)

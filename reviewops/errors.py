@@ -127,3 +127,11 @@ def error_class_name(exc: BaseException) -> str:
     """`module.QualName` of the exception, as stored in dead_letters.error_class."""
     cls = type(exc)
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def database_reason(exc: sa_exc.DBAPIError) -> str:
+    """The database's (or its driver's) one-line reason for refusing a statement: never the statement or
+    its parameters, which may hold a payload or a secret."""
+    primary = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+    lines = str(exc.orig or "").strip().splitlines()
+    return str(primary or (lines[0] if lines else type(exc.orig).__name__))[:200]

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from reviewops.db.models import DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database, json_dumps
 from reviewops.db.types import utcnow
+from reviewops.errors import database_reason
 from reviewops.pipeline.payload_facts import PayloadFacts, facts_of
 from reviewops.queue.batch import enqueue_deliveries
 
@@ -221,7 +222,7 @@ def _insert_isolating(
         if not _refused_by_row(exc):
             raise
         if len(incoming) == 1:
-            return {}, {0: UnstorableDelivery(incoming[0].guid, _reason(exc))}
+            return {}, {0: UnstorableDelivery(incoming[0].guid, database_reason(exc))}
         log.warning(
             "intake: the database refused a row of a %s-delivery batch; storing each alone", len(incoming)
         )
@@ -233,15 +234,8 @@ def _insert_isolating(
         except DBAPIError as exc:
             if not _refused_by_row(exc):
                 raise
-            refused[index] = UnstorableDelivery(delivery.guid, _reason(exc))
+            refused[index] = UnstorableDelivery(delivery.guid, database_reason(exc))
     return created, refused
-
-
-def _reason(exc: DBAPIError) -> str:
-    """The server's one-line message (never the statement or its parameters: they hold the payload)."""
-    diag = getattr(exc.orig, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    return str(primary or type(exc.orig).__name__)[:200]
 
 
 def store_many(db: Database, incoming: Sequence[IncomingDelivery]) -> list[IntakeResult | UnstorableDelivery]:
