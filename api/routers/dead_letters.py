@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, BrokerDep, DbDep
-from api.filters import MAX_BIGINT, IdPath
+from api.filters import MAX_BIGINT, TEXT_PATTERN, IdPath
 from api.problems import ProblemError
 from reviewops.dlq import replay as service
 from reviewops.dlq import store
@@ -32,6 +32,10 @@ router = APIRouter(prefix="/api/v1/admin/dead-letters", tags=["dead-letters"], l
 
 StateParam = Annotated[str, Query(description="pending, replaying, replayed or all.")]
 TenantQuery = Annotated[int | None, Query(ge=1, le=MAX_BIGINT, description="Installation id of the tenant.")]
+# Free text that reaches the database: printable only, like every text filter (PostgreSQL refuses NUL).
+QueueQuery = Annotated[
+    str | None, Query(max_length=128, pattern=TEXT_PATTERN, description="Queue name, e.g. reviews.")
+]
 
 
 class DeadLetterOut(BaseModel):
@@ -68,7 +72,7 @@ class ReplayRequest(BaseModel):
     tenant: int | None = Field(default=None, ge=1, le=MAX_BIGINT)
     error_type: str | None = Field(default=None, description="transient or permanent")
     older_than: str | None = Field(default=None, description="e.g. 10m, 2h, 7d")
-    queue: str | None = None
+    queue: str | None = Field(default=None, max_length=128, pattern=TEXT_PATTERN)
     limit: int | None = Field(default=None, ge=1, le=100_000)
     dry_run: bool = False
     rate: str | None = Field(default=None, description="Throttle, e.g. 50/s")
@@ -119,7 +123,7 @@ async def list_dead_letters(
     tenant: TenantQuery = None,
     error_type: str | None = None,
     older_than: str | None = None,
-    queue: str | None = None,
+    queue: QueueQuery = None,
     state: StateParam = "pending",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
@@ -184,7 +188,7 @@ async def purge_dead_letters(
     tenant: TenantQuery = None,
     error_type: str | None = None,
     older_than: str | None = None,
-    queue: str | None = None,
+    queue: QueueQuery = None,
     state: StateParam = "all",
     limit: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> PurgeOut:
