@@ -66,7 +66,7 @@ class IncomingDelivery:
     def _facts(self) -> PayloadFacts:
         return self.facts or facts_of(self.document)
 
-    # Cached: the webhook route, the row and the enqueue all read them for the same delivery.
+    # Read from the cached facts: the webhook route, the row and the enqueue all read them.
     @property
     def installation_id(self) -> int | None:
         return self._facts.installation_id

@@ -20,18 +20,16 @@ class TracingMiddleware(dramatiq.Middleware):
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _stack(self) -> dict[str, Any]:
-        if not hasattr(self._local, "spans"):
-            self._local.spans = {}
-        spans: dict[str, Any] = self._local.spans
-        return spans
+    def _table(self, name: str) -> dict[str, Any]:
+        """This thread's open spans of one kind ("process", "enqueue"), by message id, oldest first."""
+        table: dict[str, Any] | None = getattr(self._local, name, None)
+        if table is None:
+            table = {}
+            setattr(self._local, name, table)
+        return table
 
     def _enqueues(self) -> dict[str, Any]:
-        """This thread's open enqueue spans, oldest first."""
-        if not hasattr(self._local, "enqueues"):
-            self._local.enqueues = {}
-        enqueues: dict[str, Any] = self._local.enqueues
-        return enqueues
+        return self._table("enqueue")
 
     def before_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
         if not listening():
@@ -79,7 +77,7 @@ class TracingMiddleware(dramatiq.Middleware):
                         "reviewops.retries": int(message.options.get("retries", 0))},
         )  # fmt: skip
         token = context.attach(trace.set_span_in_context(span))
-        self._stack()[f"process:{message.message_id}"] = (span, token)
+        self._table("process")[message.message_id] = (span, token)
 
     def after_process_message(
         self,
@@ -89,7 +87,7 @@ class TracingMiddleware(dramatiq.Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        entry = self._stack().pop(f"process:{message.message_id}", None)
+        entry = self._table("process").pop(message.message_id, None)
         if entry is None:
             return
         span, token = entry
