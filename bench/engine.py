@@ -12,10 +12,10 @@ import sys
 import time
 
 from bench.common import BenchEnv, Row, median
-from reviewops.review.analyzers import build_analyzers
-from reviewops.review.diff import parse_unified_diff
-from reviewops.review.engine import run_review
-from reviewops.review.model import AnalysisContext, RepoConfig
+from reviewops.analysis.analyzers import build_analyzers
+from reviewops.analysis.diff import parse_unified_diff
+from reviewops.analysis.engine import run_review
+from reviewops.analysis.model import AnalysisContext, RepoConfig
 
 SIZES = (100, 1_000, 10_000)
 ADDED_PER_FILE = 40

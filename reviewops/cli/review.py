@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from reviewops.analysis.config import CONFIG_PATH
 from reviewops.cli.common import settings_or_exit
-from reviewops.review.config import CONFIG_PATH
 from reviewops.telemetry.logging import configure_logging
 
 # The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
@@ -35,7 +35,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _enabled(analyzers: str | None) -> dict[str, bool] | None:
-    from reviewops.review.analyzers import REGISTRY
+    from reviewops.analysis.analyzers import REGISTRY
 
     if analyzers is None:
         return None
@@ -71,14 +71,14 @@ def review(
     ] = None,
 ) -> None:
     """Review a patch or a git range locally and print the findings; exit 1 at --fail-on."""
-    from reviewops.review.analyzers import build_analyzers
-    from reviewops.review.config import parse_repo_config
-    from reviewops.review.diff import DiffParseError
-    from reviewops.review.engine import run_review
-    from reviewops.review.llm.settings import LLMSettings
-    from reviewops.review.local import LocalSourceError, load_local
-    from reviewops.review.model import AnalysisContext, Severity
-    from reviewops.review.output import to_json, to_sarif, to_text
+    from reviewops.analysis.analyzers import build_analyzers
+    from reviewops.analysis.config import parse_repo_config
+    from reviewops.analysis.diff import DiffParseError
+    from reviewops.analysis.engine import run_review
+    from reviewops.analysis.llm.settings import LLMSettings
+    from reviewops.analysis.local import LocalSourceError, load_local
+    from reviewops.analysis.model import AnalysisContext, Severity
+    from reviewops.analysis.output import to_json, to_sarif, to_text
 
     if (diff is None) == (git is None):
         raise _fail("--diff/--git: give exactly one of --diff FILE or --git BASE..HEAD")

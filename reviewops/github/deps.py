@@ -1,7 +1,7 @@
-"""What the review pipeline needs from the review engine (reviewops.review), injected so it can be swapped.
+"""What the review pipeline needs from the review engine (reviewops.analysis), injected so it can be swapped.
 
-The engine half lives in reviewops.review (diff parsing, repo config, analyzers, engine); the pipeline only
-depends on the data contract in reviewops.review.model plus these three callables.
+The engine half lives in reviewops.analysis (diff parsing, repo config, analyzers, engine); the pipeline only
+depends on the data contract in reviewops.analysis.model plus these three callables.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reviewops.review.analyzers import build_analyzers
-from reviewops.review.config import parse_repo_config
-from reviewops.review.diff import from_github_file
-from reviewops.review.engine import run_review
-from reviewops.review.model import AnalysisContext, ChangedFile, Finding, LLMUsage, RepoConfig
+from reviewops.analysis.analyzers import build_analyzers
+from reviewops.analysis.config import parse_repo_config
+from reviewops.analysis.diff import from_github_file
+from reviewops.analysis.engine import run_review
+from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding, LLMUsage, RepoConfig
 
 
 class EngineResult(Protocol):
-    """The shape of reviewops.review.engine.ReviewResult the pipeline relies on."""
+    """The shape of reviewops.analysis.engine.ReviewResult the pipeline relies on."""
 
     @property
     def findings(self) -> Sequence[Finding]: ...

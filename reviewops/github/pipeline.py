@@ -15,6 +15,8 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
+from reviewops.analysis.llm.settings import LLMSettings
+from reviewops.analysis.model import AnalysisContext, ChangedFile, RepoConfig, Severity
 from reviewops.db.models import Repository, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
@@ -29,8 +31,6 @@ from reviewops.policy.store import ReviewSettings
 from reviewops.ratelimit.limits import default_limits
 from reviewops.ratelimit.reviews import NOTES_KEY
 from reviewops.ratelimit.tokens import llm_allowed, record_tokens
-from reviewops.review.llm.settings import LLMSettings
-from reviewops.review.model import AnalysisContext, ChangedFile, RepoConfig, Severity
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 from reviewops.telemetry.tracing import tracer

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reviewops.review.model import ChangedFile, Finding, Severity
+from reviewops.analysis.model import ChangedFile, Finding, Severity
 
 SUMMARY_MARKER = "<!-- reviewops:summary -->"
 CHECK_RUN_NAME = "ReviewOps"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reviewops.analysis.model import ChangedFile, Finding, Severity
 from reviewops.github import render
-from reviewops.review.model import ChangedFile, Finding, Severity
 
 
 @dataclass

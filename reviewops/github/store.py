@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewops.analysis.model import Finding
 from reviewops.db.models import Finding as FindingRow
 from reviewops.db.models import Review, ReviewStatus
 from reviewops.db.types import utcnow
-from reviewops.review.model import Finding
 
 ACTIVE = (ReviewStatus.PENDING.value, ReviewStatus.RUNNING.value, ReviewStatus.DELAYED.value)
 

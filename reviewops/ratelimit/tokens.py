@@ -48,5 +48,5 @@ def record_tokens(client: redis.Redis, installation_id: int, prompt: int, comple
     pipe.incrby(key, prompt + completion)
     pipe.expire(key, COUNTER_TTL_SECONDS)
     total, _ = pipe.execute()
-    # reviewops_llm_tokens_total is counted where tokens are spent (reviewops.review.llm.client), once.
+    # reviewops_llm_tokens_total is counted where tokens are spent (reviewops.analysis.llm.client), once.
     return int(total)

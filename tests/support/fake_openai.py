@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible chat-completions server: a real HTTP server on 127.0.0.1 for LLM tests.
 
-    with FakeOpenAI() as llm:        # or the `fake_openai` fixture (tests/reviewops/review/conftest.py)
+    with FakeOpenAI() as llm:        # or the `fake_openai` fixture (tests/reviewops/analysis/conftest.py)
         llm.mode = "good"                          # good | garbage | slow | error
         llm.findings = [{"path": "app.py", "line": 3, "message": "bug"}]
         settings = LLMSettings(base_url=llm.url, api_key="k", model="m", timeout_seconds=1)

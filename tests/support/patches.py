@@ -1,13 +1,13 @@
 """A minimal GitHub-`patch` -> Hunk parser for tests (the fake GitHub's 422 check and injected pipelines).
 
-It is deliberately independent of reviewops.review.diff, so the fake judges the pipeline by its own rules.
+It is deliberately independent of reviewops.analysis.diff, so the fake judges the pipeline by its own rules.
 """
 
 from __future__ import annotations
 
 import re
 
-from reviewops.review.model import ChangedFile, Hunk
+from reviewops.analysis.model import ChangedFile, Hunk
 
 HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 

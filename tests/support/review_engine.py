@@ -1,6 +1,6 @@
-"""A small deterministic review engine built only from the contract types (reviewops.review.model).
+"""A small deterministic review engine built only from the contract types (reviewops.analysis.model).
 
-It stands in for the real engine (reviewops.review.engine) in the GitHub pipeline's tests. Rules, per added
+It stands in for the real engine (reviewops.analysis.engine) in the GitHub pipeline's tests. Rules, per added
 line: `AKIA...` -> secrets/error (its message deliberately echoes the line, to prove the pipeline scrubs it);
 `print(` -> hygiene/warning with a suggestion; `TODO` -> hygiene/info; `# outside-diff` -> a finding on a line
 far outside the diff; `# many:N` -> N distinct warnings on that line.
@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from reviewops.analysis.model import AnalysisContext, Finding, LLMUsage, RepoConfig, Severity
 from reviewops.github.deps import ReviewDeps
-from reviewops.review.model import AnalysisContext, Finding, LLMUsage, RepoConfig, Severity
 from tests.support.patches import parse_patch
 
 
@@ -51,7 +51,7 @@ def engine(ctx: AnalysisContext) -> FakeResult:
             many = re.search(r"# many:(\d+)", text)
             for i in range(int(many.group(1)) if many else 0):
                 add(f"many-{i:03d}", "hygiene", Severity.WARNING, f"Finding number {i}.")
-    # Like reviewops.review.engine.run_review: invalid config fields are named in the notes by the engine.
+    # Like reviewops.analysis.engine.run_review: invalid config fields are named in the notes by the engine.
     notes = [f".reviewops.yaml: {error} (default used)" for error in ctx.config.errors]
     notes += [] if ctx.llm_allowed else ["LLM review skipped: budget"]
     return FakeResult(findings, notes, LLMUsage(120, 30), {"fake_engine_seconds": 0.001}, ["Run the tests"])

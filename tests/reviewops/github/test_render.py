@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from reviewops.analysis.model import Finding, Severity
 from reviewops.github import render
 from reviewops.github.selection import select_for_posting
-from reviewops.review.model import Finding, Severity
 from tests.support.patches import parse_patch
 
 # New lines 1-3 (hunk 1: context 1, added 2, context 3), new lines 10-12 (hunk 2: added 11, 12).

@@ -1,6 +1,0 @@
-"""The LLM side of the review: settings, a retrying JSON chat client, prompt packing, the reviewer."""
-
-from reviewops.review.llm.client import LLMSkipped, chat_json
-from reviewops.review.llm.settings import LLMSettings
-
-__all__ = ["LLMSettings", "LLMSkipped", "chat_json"]

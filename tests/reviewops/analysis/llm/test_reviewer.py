@@ -1,0 +1,252 @@
+"""The LLM reviewer against a real HTTP fake of the OpenAI API: good answers, garbage, timeouts, 500s."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prometheus_client import REGISTRY as PROM
+
+from reviewops.analysis.analyzers.qa import QAChecklistAnalyzer
+from reviewops.analysis.llm.reviewer import LLMAnalyzer
+from reviewops.analysis.llm.settings import LLMSettings
+from reviewops.analysis.model import Severity
+from tests.reviewops.analysis.helpers import context, new_file
+from tests.support.fake_openai import FakeOpenAI
+
+SECRET = "ghp_" + "Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa9"
+
+
+def _settings(server: FakeOpenAI, **kw: object) -> LLMSettings:
+    values: dict[str, object] = {
+        "base_url": server.url,
+        "api_key": "sk-test",
+        "model": "reviewer-1",
+        "timeout_seconds": 2.0,
+        "max_retries": 0,
+        "backoff_seconds": 0.01,
+    }
+    values.update(kw)
+    return LLMSettings(**values)  # type: ignore[arg-type]
+
+
+def _files() -> list:  # type: ignore[type-arg]
+    return [
+        new_file("app/handlers.py", ["def handle(req):", "    return eval(req.body)", ""]),
+        new_file("README.md", ["# Title", "Some docs"]),
+    ]
+
+
+def _metric(name: str, labels: dict[str, str]) -> float:
+    return PROM.get_sample_value(name, labels) or 0.0
+
+
+def test_good_answer_becomes_findings(fake_openai: FakeOpenAI) -> None:
+    fake_openai.findings = [
+        {
+            "path": "app/handlers.py",
+            "line": 2,
+            "severity": "error",
+            "category": "security",
+            "message": "eval() on request input is remote code execution.",
+            "suggestion": "    return json.loads(req.body)",
+        },
+        {"path": "app/handlers.py", "line": 40, "severity": "warning", "message": "outside the diff"},
+        {"path": "nowhere.py", "line": 1, "message": "not a file of this PR"},
+        {"path": "app/handlers.py", "line": 1, "severity": "critical", "message": "bad severity"},
+    ]
+    ok_before = _metric("reviewops_llm_requests_total", {"outcome": "ok"})
+    ctx = context(*_files())
+    findings = LLMAnalyzer(_settings(fake_openai)).analyze(ctx)
+    assert len(findings) == 1
+    (finding,) = findings
+    assert (finding.path, finding.start_line, finding.severity) == ("app/handlers.py", 2, Severity.ERROR)
+    assert finding.rule_id == "llm/security" and finding.analyzer == "llm"
+    assert finding.suggestion == "    return json.loads(req.body)"
+    assert finding.line_content == "    return eval(req.body)"
+    assert "LLM review: dropped 3 comments (2 outside the diff, 1 malformed)." in ctx.notes
+    assert ctx.usage.prompt_tokens == 100 and ctx.usage.completion_tokens == 20
+    assert ctx.extras["llm_summary"] == "Looks reasonable."
+    assert _metric("reviewops_llm_requests_total", {"outcome": "ok"}) == ok_before + 1
+    (request,) = fake_openai.requests
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.body["model"] == "reviewer-1"
+    assert request.body["response_format"] == {"type": "json_object"}
+    assert "    2 +     return eval(req.body)" in request.prompt  # new-side line numbers for the model
+
+
+def test_prompt_carries_prior_findings_instructions_and_no_secrets(fake_openai: FakeOpenAI) -> None:
+    from reviewops.analysis.config import parse_repo_config
+    from reviewops.analysis.model import Finding
+
+    config = parse_repo_config("instructions: {'app/**': 'Handlers must validate input.'}")
+    files = [new_file("app/handlers.py", ["def handle(req):", f'    token = "{SECRET}"'])]
+    ctx = context(*files, config=config, body=f"Adds a handler. Token for testing: {SECRET}")
+    ctx.prior_findings = [
+        Finding(
+            "secrets",
+            "secrets/github-token",
+            "app/handlers.py",
+            2,
+            2,
+            Severity.ERROR,
+            "Possible GitHub Token added here.",
+        )
+    ]
+    LLMAnalyzer(_settings(fake_openai)).analyze(ctx)
+    prompt = fake_openai.requests[0].prompt
+    assert "app/handlers.py:2 [secrets/github-token]" in prompt
+    assert "Handlers must validate input." in prompt
+    assert SECRET not in prompt and "[REDACTED]" in prompt
+
+
+def test_garbage_answer_skips_with_a_note(fake_openai: FakeOpenAI) -> None:
+    fake_openai.mode = "garbage"
+    before = _metric("reviewops_llm_requests_total", {"outcome": "invalid"})
+    ctx = context(*_files())
+    assert LLMAnalyzer(_settings(fake_openai, max_retries=1)).analyze(ctx) == []
+    assert len(fake_openai.requests) == 2  # retried once
+    assert any(n.startswith("LLM review skipped: invalid response") for n in ctx.notes)
+    assert _metric("reviewops_llm_requests_total", {"outcome": "invalid"}) == before + 2
+
+
+def test_server_error_retries_then_succeeds(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script = ["error", "error"]
+    fake_openai.findings = [{"path": "app/handlers.py", "line": 1, "message": "ok now"}]
+    before = _metric("reviewops_llm_requests_total", {"outcome": "error"})
+    ctx = context(*_files())
+    findings = LLMAnalyzer(_settings(fake_openai, max_retries=2)).analyze(ctx)
+    assert [f.message for f in findings] == ["ok now"]
+    assert len(fake_openai.requests) == 3
+    assert _metric("reviewops_llm_requests_total", {"outcome": "error"}) == before + 2
+    assert not any("skipped" in n for n in ctx.notes)
+
+
+def test_server_error_exhausts_retries(fake_openai: FakeOpenAI) -> None:
+    fake_openai.mode = "error"
+    ctx = context(*_files())
+    assert LLMAnalyzer(_settings(fake_openai, max_retries=2)).analyze(ctx) == []
+    assert len(fake_openai.requests) == 3
+    assert "LLM review skipped: HTTP 500 from the LLM endpoint" in ctx.notes
+
+
+def test_timeout_skips_with_a_note(fake_openai: FakeOpenAI) -> None:
+    fake_openai.mode = "slow"
+    before = _metric("reviewops_llm_requests_total", {"outcome": "timeout"})
+    ctx = context(*_files())
+    assert LLMAnalyzer(_settings(fake_openai, timeout_seconds=0.3)).analyze(ctx) == []
+    assert "LLM review skipped: timed out after 0.3s" in ctx.notes
+    assert _metric("reviewops_llm_requests_total", {"outcome": "timeout"}) == before + 1
+
+
+def test_unreachable_endpoint() -> None:
+    from tests.support.servers import free_port
+
+    settings = LLMSettings(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", max_retries=0)
+    ctx = context(*_files())
+    assert LLMAnalyzer(settings).analyze(ctx) == []
+    assert "LLM review skipped: could not connect to the LLM endpoint" in ctx.notes
+
+
+def test_token_budget_lists_left_over_files(fake_openai: FakeOpenAI) -> None:
+    big = new_file("core/engine.py", [f"value_{i} = compute({i})" for i in range(400)])
+    small = new_file("core/util.py", ["def helper():", "    return 1"])
+    docs = new_file("docs/guide.md", ["Some words"] * 5)
+    ctx = context(big, small, docs)
+    LLMAnalyzer(_settings(fake_openai, max_input_tokens=1000)).analyze(ctx)
+    prompt = fake_openai.requests[0].prompt
+    assert "### core/util.py" in prompt and "### docs/guide.md" in prompt
+    assert "core/engine.py" not in prompt
+    assert "Not reviewed by the LLM (token budget of 1000): core/engine.py" in ctx.notes
+
+
+def test_files_ranked_by_risk(fake_openai: FakeOpenAI) -> None:
+    ctx = context(
+        new_file("docs/a.md", ["x"] * 30),
+        new_file("src/auth.py", ["y = 1"] * 10),
+        new_file("src/plain.py", ["z = 1"] * 10),
+    )
+    LLMAnalyzer(_settings(fake_openai)).analyze(ctx)
+    prompt = fake_openai.requests[0].prompt
+    assert prompt.index("### src/auth.py") < prompt.index("### src/plain.py") < prompt.index("### docs/a.md")
+
+
+def test_not_allowed_and_not_configured() -> None:
+    ctx = context(*_files(), llm_allowed=False)
+    ctx.extras["llm_skip_reason"] = "daily token budget spent"
+    assert LLMAnalyzer(LLMSettings(mock=True)).analyze(ctx) == []
+    assert ctx.notes == ["LLM review skipped: daily token budget spent"]
+    ctx2 = context(*_files())
+    assert LLMAnalyzer(LLMSettings()).analyze(ctx2) == []
+    assert ctx2.notes[0].startswith("LLM review skipped: no LLM configured")
+
+
+def test_mock_mode_is_deterministic_and_sends_nothing(fake_openai: FakeOpenAI) -> None:
+    settings = LLMSettings(mock=True, base_url=fake_openai.url, model="m")
+    runs = []
+    for _ in range(2):
+        ctx = context(*_files())
+        runs.append((LLMAnalyzer(settings).analyze(ctx), ctx.usage.prompt_tokens, ctx.extras["llm_summary"]))
+    assert runs[0] == runs[1]
+    findings = runs[0][0]
+    assert [(f.path, f.start_line) for f in findings] == [("app/handlers.py", 1), ("README.md", 1)]
+    assert all(f.message.startswith("[mock LLM]") and f.severity is Severity.INFO for f in findings)
+    assert runs[0][1] > 0
+    assert fake_openai.requests == []
+
+
+def test_fenced_json_is_accepted(fake_openai: FakeOpenAI) -> None:
+    from reviewops.analysis.llm.client import parse_answer
+    from reviewops.analysis.llm.reviewer import LLMReview
+
+    answer = parse_answer('```json\n{"findings": [], "summary": "fine"}\n```', LLMReview)
+    assert answer.summary == "fine"
+    with pytest.raises(ValueError, match="not the expected JSON"):
+        parse_answer(json.dumps({"no_findings_key": 1}), LLMReview)
+
+
+def test_qa_checklist_from_llm_and_fallback(fake_openai: FakeOpenAI) -> None:
+    ctx = context(*_files(), body="Fixes #12")
+    QAChecklistAnalyzer(_settings(fake_openai)).analyze(ctx)
+    assert ctx.extras["qa_checklist"] == ["Try the happy path", "Try an invalid input"]
+    assert ctx.extras["qa_checklist_source"] == "llm"
+    fake_openai.mode = "garbage"
+    ctx2 = context(*_files(), body="Fixes #12\n- [ ] works on Safari")
+    QAChecklistAnalyzer(_settings(fake_openai)).analyze(ctx2)
+    checklist = ctx2.extras["qa_checklist"]
+    assert ctx2.extras["qa_checklist_source"] == "heuristic"
+    assert "From the description: works on Safari" in checklist
+    assert "Reproduce the problem of #12 and confirm this change fixes it." in checklist
+    assert checklist[-1] == "Run the full test suite and check CI is green."
+
+
+def test_backoff_doubles_between_attempts(fake_openai: FakeOpenAI) -> None:
+    from reviewops.analysis.llm.client import LLMSkipped, chat_json
+    from reviewops.analysis.llm.reviewer import LLMReview
+    from reviewops.analysis.model import LLMUsage
+
+    fake_openai.mode = "error"
+    waits: list[float] = []
+    settings = _settings(fake_openai, max_retries=3, backoff_seconds=0.5)
+    with pytest.raises(LLMSkipped, match="HTTP 500"):
+        chat_json(settings, [{"role": "user", "content": "hi"}], LLMReview, LLMUsage(), sleep=waits.append)
+    assert waits == [0.5, 1.0, 2.0]
+    assert len(fake_openai.requests) == 4
+
+
+def test_client_errors_are_not_retried(fake_openai: FakeOpenAI) -> None:
+    # A wrong path answers 404: retrying cannot help.
+    settings = _settings(fake_openai, base_url=fake_openai.url + "/wrong", max_retries=3)
+    ctx = context(*_files())
+    assert LLMAnalyzer(settings).analyze(ctx) == []
+    assert len(fake_openai.requests) == 1
+    assert "LLM review skipped: HTTP 404 from the LLM endpoint" in ctx.notes
+
+
+def test_server_without_json_mode(fake_openai: FakeOpenAI) -> None:
+    fake_openai.json_mode = False
+    fake_openai.findings = [{"path": "app/handlers.py", "line": 2, "message": "eval is dangerous"}]
+    ctx = context(*_files())
+    findings = LLMAnalyzer(_settings(fake_openai, max_retries=0)).analyze(ctx)
+    assert [f.message for f in findings] == ["eval is dangerous"]
+    assert [("response_format" in r.body) for r in fake_openai.requests] == [True, False]
