@@ -9,8 +9,8 @@ from typing import Any
 import dramatiq
 
 from reviewops.db.session import Database
+from reviewops.deliveries import processing, routing
 from reviewops.errors import PermanentError
-from reviewops.pipeline import processing, routing
 from reviewops.queue.broker import (
     LIVE_PRIORITY,
     LIVE_QUEUE,
@@ -32,9 +32,9 @@ class WorkerRuntime:
     db: Database
     # Which handler takes which event; tests inject routers that fail or block on purpose.
     router: Router = field(default=routing.route)
-    # Runs a review by id (reviewops.github.pipeline.ReviewRunner); None when no GitHub App is configured.
+    # Runs a review by id (reviewops.reviews.runner.ReviewRunner); None when no GitHub App is configured.
     review_runner: Callable[[int], object] | None = None
-    # Reacts to and answers command comments (reviewops.github.commands.CommandResponder); None without App.
+    # Reacts to and answers command comments (reviewops.reviews.commands.CommandResponder); None without App.
     command_responder: Callable[[processing.CommandReply], object] | None = None
 
 

@@ -9,21 +9,21 @@ from collections.abc import Callable
 from types import FrameType
 
 import dramatiq
-import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from reviewops.db.session import Database
+from reviewops.deliveries.redelivery import scheduled_recovery
 from reviewops.dlq.middleware import DeadLetters
 from reviewops.dlq.store import apply_retention, publish_pending_count
 from reviewops.github.client import GitHubApp
-from reviewops.github.commands import CommandResponder
-from reviewops.github.deps import ReviewDeps, default_deps
-from reviewops.github.pipeline import ReviewRunner
-from reviewops.github.redelivery import scheduled_recovery
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
 from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
+from reviewops.redis_client import redis_for
+from reviewops.reviews.commands import CommandResponder
+from reviewops.reviews.engine import ReviewDeps, default_deps
+from reviewops.reviews.runner import ReviewRunner
 from reviewops.runtime import tune_gc
 from reviewops.settings import Settings
 from reviewops.telemetry.queue_collector import install_queue_collector
@@ -60,7 +60,7 @@ def build_review_runner(
     """The review pipeline, when a GitHub App is configured (else reviews are recorded as skipped)."""
     if not settings.github_app_configured:
         return None
-    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    client = redis_for(settings)
     app = GitHubApp.from_settings(settings, redis_client=client)
     return ReviewRunner(db, settings, app, deps or default_deps, redis_client=client)
 

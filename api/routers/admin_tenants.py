@@ -13,9 +13,9 @@ from api.deps import AdminDep, DbDep
 from api.filters import CursorQuery, IdPath, LimitQuery
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import ProblemError
+from reviewops import audit
 from reviewops.db.models import Tenant, TenantStatus
 from reviewops.db.session import Database
-from reviewops.tenancy import audit
 
 router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin: tenants"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such tenant"}}

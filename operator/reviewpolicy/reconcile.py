@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
+from reviewops import redis_client
 from reviewops.policy.store import write_policy
 from reviewops.queue.backlog import queue_backlog
 from reviewpolicy import replay, status
@@ -49,9 +48,7 @@ class Outcome:
 
 def connect_redis(url: str) -> redis.Redis:
     """A client that fails fast: a pass must not hang on a dead Redis (it holds replicas and says so)."""
-    return redis.Redis.from_url(
-        url, socket_timeout=3, socket_connect_timeout=2, retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1)
-    )
+    return redis_client.connect(url, socket_timeout=3, retries=1)
 
 
 def read_backlog(client: redis.Redis, queues: list[str]) -> dict[str, int] | None:

@@ -25,12 +25,13 @@ import dramatiq
 import redis
 from sqlalchemy import and_, or_, select, update
 
-from reviewops.db.models import AuditLog, DeadLetter, DeliveryStatus, WebhookDelivery
+from reviewops.audit import record_now
+from reviewops.db.models import DeadLetter, DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
+from reviewops.deliveries.processing import FINISHED
 from reviewops.dlq.middleware import FAILURE_OPTIONS
 from reviewops.dlq.store import DELIVERY_ACTORS, FilterError, Filters, publish_pending_count
-from reviewops.pipeline.processing import FINISHED
 from reviewops.queue.broker import PROCESS_DELIVERY_REPLAY, REPLAY_QUEUE
 from reviewops.telemetry import metrics
 
@@ -280,5 +281,5 @@ def store_result(client: redis.Redis, key: str, result: ReplayResult) -> str:
 
 
 def audit(db: Database, actor: str, action: str, details: dict[str, Any]) -> None:
-    with db.session() as session:
-        session.add(AuditLog(actor=actor, action=action, target="dead_letters", details=details))
+    """A replay or purge of dead letters, in the audit trail (target `dead_letters`)."""
+    record_now(db, actor, action, "dead_letters", details=details)

@@ -69,7 +69,7 @@ def test_bad_signature_is_rejected_and_nothing_stored(client: Any, db: Database)
 
 
 def test_processing_twice_creates_one_review(client: Any, db: Database, settings: Any) -> None:
-    from reviewops.pipeline import processing, routing
+    from reviewops.deliveries import processing, routing
 
     body, headers = signed_request("pull_request", load_payload("pull_request/opened.payload.json"))
     assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202

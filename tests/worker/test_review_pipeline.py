@@ -12,8 +12,8 @@ from reviewops.db.models import Finding, Review, Tenant, UsageDaily, WebhookDeli
 from reviewops.db.session import Database
 from reviewops.errors import PermanentError
 from reviewops.github.client import GitHubApp
-from reviewops.github.pipeline import ReviewRunner
-from reviewops.github.render import SUMMARY_MARKER
+from reviewops.reviews.render import SUMMARY_MARKER
+from reviewops.reviews.runner import ReviewRunner
 from reviewops.settings import Settings
 from tests.support.deliveries import post_until_processed, pr_payload
 from tests.support.fake_github import FakeGitHub
