@@ -16,6 +16,7 @@ from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.deliveries.payload_facts import facts_of
 from reviewops.errors import PermanentError
+from reviewops.reviews.work import ReviewWork
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 from reviewops.telemetry.tracing import tracer
@@ -23,18 +24,6 @@ from reviewops.telemetry.tracing import tracer
 log = logging.getLogger(__name__)
 
 FINISHED = frozenset({DeliveryStatus.PROCESSED.value, DeliveryStatus.IGNORED.value})
-
-
-@dataclass(frozen=True)
-class CommandReply:
-    """Feedback on a command comment: a reaction on it and, optionally, a reply comment on the PR."""
-
-    installation_id: int
-    repository: str
-    pr_number: int
-    comment_id: int
-    reaction: str
-    reply: str | None = None
 
 
 @dataclass
@@ -50,9 +39,8 @@ class Context:
     delivery: WebhookDelivery
     reason: str | None = None  # stored as the delivery's status_reason: why it was ignored or what it did
     command: str | None = None  # a recognised /review or /reviewops command
-    review_runner: Callable[[int], object] | None = None
-    # Posts a CommandReply (reviewops.reviews.commands.CommandResponder); None without a GitHub App.
-    command_responder: Callable[[CommandReply], object] | None = None
+    # Runs reviews and answers commands after the commit (reviewops.reviews.work); parts None without an App.
+    reviews: ReviewWork = field(default_factory=ReviewWork)
     after_commit: list[Callable[[], object]] = field(default_factory=list)
 
     def ignore(self, reason: str) -> str:
@@ -73,9 +61,7 @@ def process_delivery(
     settings: Settings,
     delivery_id: int,
     router: Callable[[str, str | None], Handler | None],
-    *,
-    review_runner: Callable[[int], object] | None = None,
-    command_responder: Callable[[CommandReply], object] | None = None,
+    reviews: ReviewWork | None = None,
 ) -> str:
     """Process a delivery exactly once; a second call for a finished delivery does nothing.
 
@@ -112,13 +98,7 @@ def process_delivery(
                     select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
                 ).scalar_one()
                 handler = router(event, action)
-                ctx = Context(
-                    session,
-                    settings,
-                    delivery,
-                    review_runner=review_runner,
-                    command_responder=command_responder,
-                )
+                ctx = Context(session, settings, delivery, reviews=reviews or ReviewWork())
                 outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
                 follow_ups = list(ctx.after_commit)
                 delivery.status_reason = ctx.reason

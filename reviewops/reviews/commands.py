@@ -7,11 +7,23 @@ after the handler's transaction committed (Context.after_commit).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from reviewops.deliveries.processing import CommandReply
 from reviewops.github.client import GitHubApp
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    """Feedback on a command comment: a reaction on it and, optionally, a reply comment on the PR."""
+
+    installation_id: int
+    repository: str
+    pr_number: int
+    comment_id: int
+    reaction: str
+    reply: str | None = None
 
 
 class CommandResponder:

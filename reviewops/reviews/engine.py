@@ -49,7 +49,7 @@ def default_deps() -> ReviewDeps:
     """The real engine: analyzers chosen by policy, tenant flags and `.reviewops.yaml`, then run_review."""
 
     def run(ctx: AnalysisContext) -> EngineResult:
-        built = build_analyzers(ctx.extras.get("enabled_analyzers"), ctx.config, ctx.extras.get("llm"))
+        built = build_analyzers(ctx.enabled_analyzers, ctx.config, ctx.llm)
         return run_review(ctx, built)
 
     return ReviewDeps(engine=run, parse_file=from_github_file, parse_config=parse_repo_config)

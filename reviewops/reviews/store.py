@@ -1,18 +1,144 @@
-"""Database reads and writes of the review pipeline (reviews, findings, usage_daily)."""
+"""Database reads and writes of the review lifecycle (reviews, findings, usage_daily).
+
+A review touches the database at its claim, at the GitHub objects it creates (saved at once, for
+idempotency), once before posting (history: what earlier reviews of the PR posted) and once to record
+the outcome.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reviewops.analysis.model import Finding
+from reviewops.analysis.model import Finding, LLMUsage
 from reviewops.db.models import Finding as FindingRow
-from reviewops.db.models import Review, ReviewStatus
+from reviewops.db.models import Repository, Review, ReviewStatus, Tenant, TenantStatus
+from reviewops.db.session import Database
 from reviewops.db.types import utcnow
+from reviewops.errors import PermanentError
+from reviewops.ratelimit.reviews import NOTES_KEY
+from reviewops.reviews.selection import Selection
+from reviewops.tenancy.usage import add_usage
 
-ACTIVE = (ReviewStatus.PENDING.value, ReviewStatus.RUNNING.value, ReviewStatus.DELAYED.value)
+ACTIVE = (ReviewStatus.PENDING, ReviewStatus.RUNNING, ReviewStatus.DELAYED)
+FINISHED = frozenset(
+    {ReviewStatus.COMPLETED, ReviewStatus.SKIPPED, ReviewStatus.SUPERSEDED, ReviewStatus.CANCELLED,
+     ReviewStatus.FAILED}
+)  # fmt: skip
+FULL_REVIEW_TRIGGER = "command:review-full"  # set by reviewops.deliveries.handlers.comments (/review full)
+
+
+@dataclass(frozen=True)
+class ClaimedReview:
+    """A review marked running, with what the rest of the run needs of its tenant (read once, here)."""
+
+    review: Review  # detached from its session: read its fields, write through `save`
+    installation_id: int
+    tenant_settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class History:
+    """What earlier reviews of the same PR left, read right before posting."""
+
+    superseded: bool  # a newer head is queued: this review must not post
+    posted_fingerprints: set[str]  # empty for `/review full`, which posts everything again
+    summary_comment_id: int | None
+
+
+def claim(db: Database, review_id: int) -> ClaimedReview | ReviewStatus:
+    """Mark the review running, or say why it will not run (its final status)."""
+    with db.session() as session:
+        review = session.get(Review, review_id, with_for_update=True)
+        if review is None:
+            raise PermanentError(f"review {review_id} does not exist")
+        if review.status in FINISHED:
+            return ReviewStatus(review.status)
+        if newer_review(session, review) is not None:
+            return _finish(review, ReviewStatus.SUPERSEDED, "a newer push of the PR is queued")
+        tenant = session.get(Tenant, review.tenant_id) if review.tenant_id else None
+        if tenant is None:
+            return _finish(review, ReviewStatus.SKIPPED, "no GitHub App installation")
+        if tenant.status != TenantStatus.ACTIVE:
+            return _finish(review, ReviewStatus.SKIPPED, f"installation {tenant.status}")
+        repo = session.execute(
+            select(Repository).where(
+                Repository.tenant_id == tenant.id, Repository.full_name == review.repository
+            )
+        ).scalar_one_or_none()
+        if repo is not None and repo.paused:
+            return _finish(review, ReviewStatus.SKIPPED, "reviews paused for this repository")
+        review.status = ReviewStatus.RUNNING
+        review.started_at = review.started_at or utcnow()
+        session.flush()
+        session.expunge(review)
+        return ClaimedReview(review, tenant.installation_id, dict(tenant.settings or {}))
+
+
+def _finish(review: Review, status: ReviewStatus, reason: str) -> ReviewStatus:
+    review.status = status
+    review.status_reason = reason
+    review.finished_at = utcnow()
+    return status
+
+
+def finish(db: Database, review_id: int, status: ReviewStatus, reason: str) -> None:
+    """End a review that will not complete (superseded while running, failed for good)."""
+    with db.session() as session:
+        row = session.get(Review, review_id)
+        if row is not None:
+            _finish(row, status, reason)
+
+
+def save(db: Database, review_id: int, **values: Any) -> None:
+    """Write fields of the review row now, in their own transaction (GitHub object ids, the head SHA)."""
+    with db.session() as session:
+        row = session.get(Review, review_id)
+        if row is not None:
+            for key, value in values.items():
+                setattr(row, key, value)
+
+
+def history(db: Database, review: Review) -> History:
+    """One read before posting; a newer head found now marks this review superseded."""
+    with db.session() as session:
+        row = session.get(Review, review.id)
+        assert row is not None
+        if newer_review(session, row) is not None:
+            _finish(row, ReviewStatus.SUPERSEDED, "a newer push of the PR is queued")
+            return History(True, set(), None)
+        full = row.trigger == FULL_REVIEW_TRIGGER
+        posted = set() if full else posted_fingerprints(session, row)
+        return History(False, posted, previous_summary_comment(session, row))
+
+
+def complete(
+    db: Database, review_id: int, sel: Selection, usage: LLMUsage, timings: dict[str, float], notes: list[str]
+) -> None:
+    """Record the outcome: findings, counts, tokens (usage_daily), timings and notes, status completed."""
+    with db.session() as session:
+        row = session.get(Review, review_id)
+        assert row is not None
+        row.findings_count = store_findings(session, row, sel.findings, sel.posted)
+        row.posted_count = len(sel.posted)
+        row.llm_prompt_tokens = int(usage.prompt_tokens)
+        row.llm_completion_tokens = int(usage.completion_tokens)
+        # The notes stay with the review: the REST API shows them after the summary comment did.
+        row.timings = {**{k: round(v, 4) for k, v in timings.items()}, NOTES_KEY: list(notes)}
+        row.finished_at = utcnow()
+        row.duration_seconds = (row.finished_at - (row.started_at or row.finished_at)).total_seconds()
+        row.status = ReviewStatus.COMPLETED
+        row.status_reason = None
+        if row.tenant_id is not None:
+            # The review itself was counted when it was recorded (see deliveries.handlers.pull_request).
+            add_usage(
+                session, row.tenant_id, prompt_tokens=row.llm_prompt_tokens,
+                completion_tokens=row.llm_completion_tokens,
+            )  # fmt: skip
 
 
 def newer_review(session: Session, review: Review) -> Review | None:

@@ -12,7 +12,8 @@ from reviewops.deliveries.handlers.pull_request import (
     new_review,
     resume_delayed,
 )
-from reviewops.deliveries.processing import CommandReply, Context
+from reviewops.deliveries.processing import Context
+from reviewops.reviews.commands import CommandReply
 from reviewops.tenancy.tenants import ensure_repository, ensure_tenant
 
 _COMMAND = re.compile(r"^\s*/(review(?:ops)?)\b[ \t]*([A-Za-z-]*)", re.IGNORECASE)
@@ -59,7 +60,7 @@ def feedback(command: str, unknown: bool, repository: str) -> tuple[str, str | N
 
 def respond(ctx: Context, installation_id: int | None, comment: dict[str, Any], command: str) -> None:
     """React to the command (and reply) through the GitHub App once this transaction has committed."""
-    responder = ctx.command_responder
+    responder = ctx.reviews.reply
     comment_id = comment.get("id")
     if responder is None or installation_id is None or not isinstance(comment_id, int):
         return

@@ -28,7 +28,7 @@ RUNNABLE = frozenset({ReviewStatus.PENDING.value, ReviewStatus.RUNNING.value})
 
 def schedule_run(ctx: Context, review: Review) -> None:
     """Run the review right after this transaction commits, in the same message (see Context)."""
-    runner = ctx.review_runner
+    runner = ctx.reviews.run_review
     if runner is None or review.status not in RUNNABLE:
         return
     ctx.session.flush()

@@ -10,6 +10,7 @@ from reviewops.db.models import Review, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.deliveries import intake, processing, routing
 from reviewops.errors import TransientError
+from reviewops.reviews.work import ReviewWork
 from reviewops.settings import Settings
 from tests.support.webhooks import load_payload
 
@@ -34,16 +35,16 @@ def test_review_runs_after_commit_and_delivery_waits_for_it(
             raise TransientError("GitHub hiccup")
 
     with pytest.raises(TransientError):
-        processing.process_delivery(db, configured, stored.delivery_id, routing.route, review_runner=runner)
+        processing.process_delivery(db, configured, stored.delivery_id, routing.route, ReviewWork(runner))
     with db.session() as s:
         assert s.get(WebhookDelivery, stored.delivery_id).status == "failed"  # type: ignore[union-attr]
     outcome = processing.process_delivery(
-        db, configured, stored.delivery_id, routing.route, review_runner=runner
+        db, configured, stored.delivery_id, routing.route, ReviewWork(runner)
     )
     assert outcome == "processed"
     assert len(seen) == 2 and seen[0][0] == seen[1][0]  # the retry runs the same review
     assert seen[0][1:] == ("pending", "processing")  # not marked processed before the review ran
-    processing.process_delivery(db, configured, stored.delivery_id, routing.route, review_runner=runner)
+    processing.process_delivery(db, configured, stored.delivery_id, routing.route, ReviewWork(runner))
     assert len(seen) == 2  # finished: nothing runs again
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(Review)).scalar() == 1
@@ -55,7 +56,9 @@ def test_without_an_app_the_review_is_skipped_and_nothing_runs(settings: Setting
     payload = load_payload("pull_request/opened.payload.json")
     stored = intake.store(db, intake.IncomingDelivery(1, "guid-2", "pull_request", "opened", payload))
     ran: list[int] = []
-    processing.process_delivery(db, settings, stored.delivery_id, routing.route, review_runner=ran.append)
+    processing.process_delivery(
+        db, settings, stored.delivery_id, routing.route, reviews=ReviewWork(run_review=ran.append)
+    )
     assert ran == []
     with db.session() as s:
         assert s.execute(select(Review.status)).scalar_one() == "skipped"

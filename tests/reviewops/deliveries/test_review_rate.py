@@ -28,8 +28,9 @@ def _no_github_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests are about the review-rate gate: reviews are recorded and delayed, not posted to GitHub
     (posting is covered by tests/worker/test_review_pipeline.py against the fake GitHub)."""
     import worker.main
+    from reviewops.reviews.work import ReviewWork
 
-    monkeypatch.setattr(worker.main, "build_review_runner", lambda *_a, **_k: None)
+    monkeypatch.setattr(worker.main, "build_review_work", lambda *_a, **_k: ReviewWork())
 
 
 @pytest.fixture

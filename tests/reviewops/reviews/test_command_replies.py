@@ -10,7 +10,8 @@ import pytest
 from reviewops.db.session import Database
 from reviewops.deliveries import processing, routing
 from reviewops.deliveries.handlers.comments import HELP_TEXT, feedback, is_unknown
-from reviewops.deliveries.processing import CommandReply
+from reviewops.reviews.commands import CommandReply
+from reviewops.reviews.work import ReviewWork
 from reviewops.settings import Settings
 from tests.support.deliveries import store
 from tests.support.webhooks import load_payload
@@ -26,7 +27,9 @@ def comment_payload(body: str, user_type: str = "User") -> dict[str, Any]:
 
 def run(db: Database, settings: Settings, payload: dict[str, Any], responder: Any) -> str:
     delivery_id = store(db, "issue_comment", payload)
-    return processing.process_delivery(db, settings, delivery_id, routing.route, command_responder=responder)
+    return processing.process_delivery(
+        db, settings, delivery_id, routing.route, reviews=ReviewWork(reply=responder)
+    )
 
 
 @pytest.mark.parametrize(
