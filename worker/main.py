@@ -13,17 +13,18 @@ from dramatiq.brokers.redis import RedisBroker
 
 from reviewops.db.session import Database
 from reviewops.deliveries.redelivery import scheduled_recovery
+from reviewops.dlq.gauges import register_dead_letter_gauges
 from reviewops.dlq.middleware import DeadLetters
 from reviewops.dlq.store import apply_retention, publish_pending_count
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
+from reviewops.queue.gauges import register_queue_gauges
 from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
 from reviewops.reviews.engine import ReviewDeps
 from reviewops.reviews.work import build_review_work
 from reviewops.runtime import tune_gc
 from reviewops.settings import Settings
-from reviewops.telemetry.queue_collector import install_queue_collector
 from reviewops.telemetry.tracing import setup_tracing
 from worker.actors import Router, WorkerRuntime, register_actors
 
@@ -71,7 +72,8 @@ def start_worker(
     if router is not None:
         runtime.router = router
     register_actors(broker, runtime)
-    install_queue_collector(broker, db)
+    register_queue_gauges(broker)
+    register_dead_letter_gauges(db, broker)
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     tune_gc(settings.gc_gen0_threshold)
     worker.start()

@@ -19,6 +19,7 @@ import redis
 from reviewops import redis_client
 from reviewops.policy.store import write_policy
 from reviewops.queue.backlog import queue_backlog
+from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY, WORK_QUEUES
 from reviewpolicy import replay, status
 from reviewpolicy.kube import Kube, KubeError
 from reviewpolicy.limits import SpecError, snapshot_from_spec
@@ -26,8 +27,7 @@ from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTERS_PENDING_KEY = "reviewops:dead-letters:pending"
-DEFAULT_QUEUES = ("reviews", "reviews.replay")
+DEFAULT_QUEUES = WORK_QUEUES
 
 
 @dataclass

@@ -63,6 +63,15 @@ class ReviewStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+# A delivery in one of these is done: processing it again does nothing, and there is nothing to replay.
+DELIVERY_DONE = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED})
+# A review in one of these will not run again.
+REVIEW_FINISHED = frozenset(
+    {ReviewStatus.COMPLETED, ReviewStatus.SKIPPED, ReviewStatus.SUPERSEDED, ReviewStatus.CANCELLED,
+     ReviewStatus.FAILED}
+)  # fmt: skip
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

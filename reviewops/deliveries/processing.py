@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reviewops.db.models import DeliveryStatus, WebhookDelivery
+from reviewops.db.models import DELIVERY_DONE, DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.deliveries.payload_facts import facts_of
@@ -22,8 +22,6 @@ from reviewops.telemetry import metrics
 from reviewops.telemetry.tracing import tracer
 
 log = logging.getLogger(__name__)
-
-FINISHED = frozenset({DeliveryStatus.PROCESSED.value, DeliveryStatus.IGNORED.value})
 
 
 @dataclass
@@ -81,7 +79,7 @@ def process_delivery(
             repository=delivery.repository,
             pr=pr_number(delivery.payload),
         )
-        if delivery.status in FINISHED:
+        if delivery.status in DELIVERY_DONE:
             log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
             return delivery.status
         event, action = delivery.event, delivery.action

@@ -26,18 +26,18 @@ import redis
 from sqlalchemy import and_, or_, select, update
 
 from reviewops.audit import record_now
-from reviewops.db.models import DeadLetter, DeliveryStatus, WebhookDelivery
+from reviewops.db.models import DELIVERY_DONE, DeadLetter, DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
-from reviewops.deliveries.processing import FINISHED
 from reviewops.dlq.middleware import FAILURE_OPTIONS
 from reviewops.dlq.store import DELIVERY_ACTORS, FilterError, Filters, publish_pending_count
 from reviewops.queue.broker import PROCESS_DELIVERY_REPLAY, REPLAY_QUEUE
+from reviewops.queue.names import REPLAY_RESULT_KEY_PREFIX
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
-RESULT_KEY_PREFIX = "reviewops:replay-results:"
+RESULT_KEY_PREFIX = REPLAY_RESULT_KEY_PREFIX
 RESULT_TTL_SECONDS = 7 * 86400
 STALE_CLAIM = timedelta(minutes=15)
 BATCH = 100
@@ -139,7 +139,7 @@ def _claim(
             finished = set(
                 session.execute(
                     select(WebhookDelivery.id).where(
-                        WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status.in_(FINISHED)
+                        WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status.in_(DELIVERY_DONE)
                     )
                 ).scalars()
             )

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewops.analysis.model import Finding, LLMUsage
+from reviewops.db.models import REVIEW_FINISHED, Repository, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.models import Finding as FindingRow
-from reviewops.db.models import Repository, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.errors import PermanentError
@@ -25,10 +25,6 @@ from reviewops.reviews.selection import Selection
 from reviewops.tenancy.usage import add_usage
 
 ACTIVE = (ReviewStatus.PENDING, ReviewStatus.RUNNING, ReviewStatus.DELAYED)
-FINISHED = frozenset(
-    {ReviewStatus.COMPLETED, ReviewStatus.SKIPPED, ReviewStatus.SUPERSEDED, ReviewStatus.CANCELLED,
-     ReviewStatus.FAILED}
-)  # fmt: skip
 FULL_REVIEW_TRIGGER = "command:review-full"  # set by reviewops.deliveries.handlers.comments (/review full)
 
 
@@ -56,7 +52,7 @@ def claim(db: Database, review_id: int) -> ClaimedReview | ReviewStatus:
         review = session.get(Review, review_id, with_for_update=True)
         if review is None:
             raise PermanentError(f"review {review_id} does not exist")
-        if review.status in FINISHED:
+        if review.status in REVIEW_FINISHED:
             return ReviewStatus(review.status)
         if newer_review(session, review) is not None:
             return _finish(review, ReviewStatus.SUPERSEDED, "a newer push of the PR is queued")

@@ -13,8 +13,8 @@ from reviewops.deliveries.handlers.pull_request import (
     resume_delayed,
 )
 from reviewops.deliveries.processing import Context
+from reviewops.deliveries.tenants import ensure_repository, ensure_tenant
 from reviewops.reviews.commands import CommandReply
-from reviewops.tenancy.tenants import ensure_repository, ensure_tenant
 
 _COMMAND = re.compile(r"^\s*/(review(?:ops)?)\b[ \t]*([A-Za-z-]*)", re.IGNORECASE)
 COMMANDS = ("review", "review-full", "pause", "resume", "help")

@@ -9,7 +9,7 @@ from reviewops.db.models import DeliveryStatus, Repository, Review, ReviewStatus
 from reviewops.db.types import utcnow
 from reviewops.deliveries.handlers.pull_request import OPEN_REVIEW_STATES
 from reviewops.deliveries.processing import Context
-from reviewops.tenancy.tenants import ensure_repository, ensure_tenant, find_tenant, installation_id_of
+from reviewops.deliveries.tenants import ensure_repository, ensure_tenant, find_tenant, installation_id_of
 
 _STATUS_BY_ACTION = {
     "created": TenantStatus.ACTIVE,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from reviewops.db.models import DeliveryStatus, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.types import utcnow
 from reviewops.deliveries.processing import Context
+from reviewops.deliveries.tenants import ensure_repository, ensure_tenant
 from reviewops.events import publish_after_commit
 from reviewops.queue.fairness import defer_current_message
 from reviewops.ratelimit.gcra import RedisGcra
@@ -18,7 +19,6 @@ from reviewops.ratelimit.limits import default_limits, reserve_review
 from reviewops.ratelimit.reviews import mark_delayed
 from reviewops.redis_client import redis_for
 from reviewops.reviews.settings import for_tenant, read_policy
-from reviewops.tenancy.tenants import ensure_repository, ensure_tenant
 from reviewops.tenancy.usage import add_usage
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
