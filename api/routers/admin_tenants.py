@@ -57,10 +57,10 @@ async def get_tenant(tenant_id: IdPath, _admin: AdminDep, db: DbDep) -> TenantOu
 def _set_status(db: Database, actor: str, tenant_id: int, status: TenantStatus) -> TenantOut:
     with db.session() as session:
         tenant = tenant_or_404(session, tenant_id)
-        if tenant.status == TenantStatus.DELETED.value:
+        if tenant.status == TenantStatus.DELETED:
             raise ProblemError(409, "the installation was deleted on GitHub", code="tenant-deleted")
         previous = tenant.status
-        tenant.status = status.value
+        tenant.status = status
         action = "tenant.suspend" if status == TenantStatus.SUSPENDED else "tenant.resume"
         audit.record(session, actor, action, f"tenant:{tenant.id}", tenant_id=tenant.id,
                      details={"from": previous, "to": status.value})  # fmt: skip

@@ -191,7 +191,7 @@ async def receive_github_webhook(request: Request) -> Response:
         if not x_github_delivery or len(x_github_delivery) > 64:
             raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
         event_label = metrics.event_label(x_github_event)
-        structlog.contextvars.bind_contextvars(delivery_id=x_github_delivery, event=event_label)
+        structlog.contextvars.bind_contextvars(delivery_guid=x_github_delivery, event=event_label)
         parsed = parse_payload(body, headers.get("content-type", ""))
         facts = parsed.facts
         incoming = intake.IncomingDelivery(
@@ -230,10 +230,10 @@ async def receive_github_webhook(request: Request) -> Response:
             outcome = "requeued" if result.requeued else "duplicate"
             metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
             return _json(
-                {"delivery_id": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
+                {"delivery_guid": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
             )
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
-        return _json({"delivery_id": incoming.guid, "status": result.status}, 202)
+        return _json({"delivery_guid": incoming.guid, "status": result.status}, 202)
     except ProblemError as exc:
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "rejected" if exc.status < 500 else "error").inc()
         raise

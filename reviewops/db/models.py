@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from reviewops.db.types import BigIntPK, JSONType, UTCDateTime, utcnow
+from reviewops.db.types import BigIntPK, JSONType, StrEnumColumn, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -86,7 +86,7 @@ class Tenant(TimestampMixin, Base):
     installation_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     account_login: Mapped[str] = mapped_column(String(255), default="")
     account_type: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(16), default=TenantStatus.ACTIVE.value)
+    status: Mapped[TenantStatus] = mapped_column(StrEnumColumn(TenantStatus), default=TenantStatus.ACTIVE)
     # Per-tenant feature flags and policy overrides (e.g. {"analyzers": {"llm": false}}).
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -128,7 +128,9 @@ class WebhookDelivery(TimestampMixin, Base):
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="SET NULL"))
     repository: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.RECEIVED.value)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumColumn(DeliveryStatus), default=DeliveryStatus.RECEIVED
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     status_reason: Mapped[str | None] = mapped_column(Text)  # why it was ignored, e.g. "draft pull request"
@@ -153,7 +155,7 @@ class Review(TimestampMixin, Base):
     head_sha: Mapped[str] = mapped_column(String(64))
     base_sha: Mapped[str | None] = mapped_column(String(64))
     trigger: Mapped[str] = mapped_column(String(32), default="pull_request")
-    status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.PENDING.value)
+    status: Mapped[ReviewStatus] = mapped_column(StrEnumColumn(ReviewStatus), default=ReviewStatus.PENDING)
     status_reason: Mapped[str | None] = mapped_column(Text)
     not_before: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()

@@ -23,7 +23,7 @@ from reviewops.queue.broker import LIVE_QUEUE, broker_holds, enqueue_delivery
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
-IN_FLIGHT = (DeliveryStatus.QUEUED.value, DeliveryStatus.PROCESSING.value, DeliveryStatus.FAILED.value)
+IN_FLIGHT = (DeliveryStatus.QUEUED, DeliveryStatus.PROCESSING, DeliveryStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,7 @@ def _claim_received(db: Database, cutoff_seconds: float, limit: int) -> list[tup
     with db.session() as session:
         rows = session.execute(
             select(WebhookDelivery.id, WebhookDelivery.installation_id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.RECEIVED.value, WebhookDelivery.updated_at <= cutoff
-            )
+            .where(WebhookDelivery.status == DeliveryStatus.RECEIVED, WebhookDelivery.updated_at <= cutoff)
             .order_by(WebhookDelivery.id)
             .limit(limit)
         ).all()
@@ -53,8 +51,8 @@ def _enqueue_claimed(db: Database, broker: dramatiq.Broker, delivery_id: int, te
     with db.session() as session:
         claimed = session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED.value)
-            .values(status=DeliveryStatus.QUEUED.value, queued_at=utcnow(), updated_at=utcnow())
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.RECEIVED)
+            .values(status=DeliveryStatus.QUEUED, queued_at=utcnow(), updated_at=utcnow())
             .returning(WebhookDelivery.id)
         ).first()
     if claimed is None:
@@ -67,10 +65,8 @@ def _enqueue_claimed(db: Database, broker: dramatiq.Broker, delivery_id: int, te
         with db.session() as session:
             session.execute(
                 update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.QUEUED.value
-                )
-                .values(status=DeliveryStatus.RECEIVED.value, queued_at=None)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == DeliveryStatus.QUEUED)
+                .values(status=DeliveryStatus.RECEIVED, queued_at=None)
             )
         return False
 
@@ -112,7 +108,7 @@ def requeue_in_flight(db: Database, broker: dramatiq.Broker) -> int:
     with db.session() as session:
         rows = session.execute(
             select(WebhookDelivery.id, WebhookDelivery.installation_id)
-            .where(WebhookDelivery.status.in_((*IN_FLIGHT, DeliveryStatus.RECEIVED.value)))
+            .where(WebhookDelivery.status.in_((*IN_FLIGHT, DeliveryStatus.RECEIVED)))
             .order_by(WebhookDelivery.id)
         ).all()
     for delivery_id, tenant in rows:
@@ -122,7 +118,7 @@ def requeue_in_flight(db: Database, broker: dramatiq.Broker) -> int:
             session.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id.in_([r.id for r in rows]))
-                .values(status=DeliveryStatus.QUEUED.value, queued_at=utcnow(), updated_at=utcnow())
+                .values(status=DeliveryStatus.QUEUED, queued_at=utcnow(), updated_at=utcnow())
             )
         log.warning("re-enqueued %s deliveries left in flight by the previous run", len(rows))
     return len(rows)
@@ -152,7 +148,7 @@ def sweep(
         pending = session.execute(
             select(func.count())
             .select_from(WebhookDelivery)
-            .where(WebhookDelivery.status == DeliveryStatus.RECEIVED.value)
+            .where(WebhookDelivery.status == DeliveryStatus.RECEIVED)
         ).scalar_one()
     metrics.OUTBOX_PENDING.set(pending)
     if enqueued or recovered:

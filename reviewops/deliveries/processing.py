@@ -43,7 +43,7 @@ class Context:
 
     def ignore(self, reason: str) -> str:
         self.reason = reason
-        return DeliveryStatus.IGNORED.value
+        return DeliveryStatus.IGNORED
 
 
 Handler = Callable[[Context], str]
@@ -74,7 +74,7 @@ def process_delivery(
         if delivery is None:
             raise PermanentError(f"delivery {delivery_id} does not exist")
         structlog.contextvars.bind_contextvars(
-            delivery_id=delivery.delivery_guid,
+            delivery_guid=delivery.delivery_guid,
             tenant=delivery.installation_id,
             repository=delivery.repository,
             pr=pr_number(delivery.payload),
@@ -83,7 +83,7 @@ def process_delivery(
             log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
             return delivery.status
         event, action = delivery.event, delivery.action
-        delivery.status = DeliveryStatus.PROCESSING.value
+        delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts += 1
     try:
         route_span = tracer().start_as_current_span(
@@ -113,7 +113,7 @@ def process_delivery(
         with db.session() as session:
             failed = session.get(WebhookDelivery, delivery_id)
             if failed is not None:
-                failed.status = DeliveryStatus.FAILED.value
+                failed.status = DeliveryStatus.FAILED
                 failed.error = f"{type(exc).__name__}: {exc}"[:2000]
         metrics.DELIVERIES_PROCESSED.labels(metrics.event_label(event), "failed").inc()
         raise
@@ -126,6 +126,6 @@ def process_delivery(
 
 
 def _mark_done(delivery: WebhookDelivery, outcome: str) -> None:
-    delivery.status = outcome
+    delivery.status = DeliveryStatus(outcome)
     delivery.error = None
     delivery.processed_at = utcnow()

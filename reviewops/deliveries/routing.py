@@ -10,7 +10,7 @@ from reviewops.deliveries.processing import Context, Handler
 
 
 def handle_ping(ctx: Context) -> str:
-    return DeliveryStatus.PROCESSED.value
+    return DeliveryStatus.PROCESSED
 
 
 ROUTES: dict[str, Handler] = {

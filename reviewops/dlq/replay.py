@@ -129,10 +129,8 @@ def _claim(
         if delivery_ids:
             session.execute(
                 update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status == DeliveryStatus.DEAD.value
-                )
-                .values(status=DeliveryStatus.QUEUED.value, queued_at=now, error=None, updated_at=now)
+                .where(WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status == DeliveryStatus.DEAD)
+                .values(status=DeliveryStatus.QUEUED, queued_at=now, error=None, updated_at=now)
             )
         finished: set[int] = set()
         if delivery_ids:
@@ -184,8 +182,8 @@ def _settle(db: Database, replay_id: str, done: list[int], failed: list[DeadLett
             if ids:
                 session.execute(
                     update(WebhookDelivery)
-                    .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.QUEUED.value)
-                    .values(status=DeliveryStatus.DEAD.value, updated_at=now)
+                    .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.QUEUED)
+                    .values(status=DeliveryStatus.DEAD, updated_at=now)
                 )
 
 

@@ -133,7 +133,7 @@ def record_failure(db: Database, failure: Failure) -> int:
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id == delivery_id)
                 .values(
-                    status=DeliveryStatus.DEAD.value,
+                    status=DeliveryStatus.DEAD,
                     error=f"{failure.error_class}: {failure.error_message}"[:2000],
                     updated_at=failure.failed_at,
                 )

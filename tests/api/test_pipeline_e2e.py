@@ -42,7 +42,7 @@ def test_fixture_payload_flows_end_to_end(relative: str, client: Any, db: Databa
     guid = headers["X-GitHub-Delivery"]
     response = client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 202, response.text
-    assert response.json() == {"delivery_id": guid, "status": "queued"}
+    assert response.json() == {"delivery_guid": guid, "status": "queued"}
 
     status, has_review = expected_outcome(relative)
     wait_until(lambda: delivery_status(db, guid) in {"processed", "ignored", "failed"}, what=f"{guid} done")

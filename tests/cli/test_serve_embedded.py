@@ -44,7 +44,7 @@ def test_serve_embedded_processes_a_pull_request(
     )
     sent = subprocess.run(
         [*CLI, "send-test-webhook", "--url", f"{base}/webhooks/github", "--event", "pull_request",
-         "--payload", str(payload), "--delivery-id", "embedded-1"],
+         "--payload", str(payload), "--delivery-guid", "embedded-1"],
         env=env, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert sent.returncode == 0, sent.stderr

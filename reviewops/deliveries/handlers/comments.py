@@ -97,7 +97,7 @@ def handle_issue_comment(ctx: Context) -> str:
         return ctx.ignore("no ReviewOps command in the comment")
     tenant = ensure_tenant(ctx.session, payload)
     ctx.delivery.tenant_id = tenant.id if tenant else None
-    if tenant is not None and tenant.status != TenantStatus.ACTIVE.value:
+    if tenant is not None and tenant.status != TenantStatus.ACTIVE:
         return ctx.ignore(f"tenant is {tenant.status}")
     repo = ensure_repository(ctx.session, tenant, payload.get("repository") or {}) if tenant else None
     ctx.command = command
@@ -114,4 +114,4 @@ def handle_issue_comment(ctx: Context) -> str:
             repo.full_name, tenant_id=tenant.id if tenant else None, details={"delivery": ctx.delivery.delivery_guid},
         )  # fmt: skip
     ctx.reason = f"command /{command.replace('-', ' ')}"
-    return DeliveryStatus.PROCESSED.value
+    return DeliveryStatus.PROCESSED

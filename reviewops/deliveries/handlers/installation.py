@@ -33,9 +33,9 @@ def handle_installation(ctx: Context) -> str:
     ctx.delivery.tenant_id = tenant.id
     action = ctx.delivery.action or ""
     new_status = _STATUS_BY_ACTION.get(action)
-    if new_status is not None and (tenant.status != new_status.value or not existed):
+    if new_status is not None and (tenant.status != new_status or not existed):
         previous = tenant.status if existed else None
-        tenant.status = new_status.value
+        tenant.status = new_status
         audit.record(
             ctx.session,
             _sender(ctx),
@@ -52,12 +52,10 @@ def handle_installation(ctx: Context) -> str:
         ctx.session.execute(
             update(Review)
             .where(Review.tenant_id == tenant.id, Review.status.in_(OPEN_REVIEW_STATES))
-            .values(
-                status=ReviewStatus.CANCELLED.value, status_reason="installation deleted", updated_at=utcnow()
-            )
+            .values(status=ReviewStatus.CANCELLED, status_reason="installation deleted", updated_at=utcnow())
         )
     ctx.reason = f"installation {action}"
-    return DeliveryStatus.PROCESSED.value
+    return DeliveryStatus.PROCESSED
 
 
 def handle_installation_repositories(ctx: Context) -> str:
@@ -81,4 +79,4 @@ def handle_installation_repositories(ctx: Context) -> str:
         tenant_id=tenant.id,
         details={"added": [r.get("full_name") for r in added], "removed": removed_ids},
     )
-    return DeliveryStatus.PROCESSED.value
+    return DeliveryStatus.PROCESSED

@@ -22,8 +22,8 @@ from reviewops.reviews.settings import for_tenant, read_policy
 from reviewops.tenancy.usage import add_usage
 
 REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
-OPEN_REVIEW_STATES = (ReviewStatus.PENDING.value, ReviewStatus.DELAYED.value)
-RUNNABLE = frozenset({ReviewStatus.PENDING.value, ReviewStatus.RUNNING.value})
+OPEN_REVIEW_STATES = (ReviewStatus.PENDING, ReviewStatus.DELAYED)
+RUNNABLE = frozenset({ReviewStatus.PENDING, ReviewStatus.RUNNING})
 
 
 def schedule_run(ctx: Context, review: Review) -> None:
@@ -70,17 +70,17 @@ def existing_review(ctx: Context) -> Review | None:
 def resume_delayed(ctx: Context, review: Review) -> str:
     """A delivery seen before (a retry, or a delayed message back): run its review again if it did not
     finish (the runner skips finished reviews and never posts twice); a delayed one waits for its slot."""
-    if review.status != ReviewStatus.DELAYED.value:
+    if review.status != ReviewStatus.DELAYED:
         schedule_run(ctx, review)
-        return DeliveryStatus.PROCESSED.value
+        return DeliveryStatus.PROCESSED
     left = (review.not_before - utcnow()).total_seconds() if review.not_before else 0.0
     if left > 0 and defer_current_message(left):
-        return DeliveryStatus.QUEUED.value
-    review.status = ReviewStatus.PENDING.value
+        return DeliveryStatus.QUEUED
+    review.status = ReviewStatus.PENDING
     review.status_reason = None
     publish_after_commit(ctx.session, redis_for(ctx.settings), review)
     schedule_run(ctx, review)
-    return DeliveryStatus.PROCESSED.value
+    return DeliveryStatus.PROCESSED
 
 
 def apply_review_rate(ctx: Context, tenant: Tenant, review: Review) -> str:
@@ -89,17 +89,17 @@ def apply_review_rate(ctx: Context, tenant: Tenant, review: Review) -> str:
     A delayed review keeps its delivery `queued`: the message comes back when the slot is due.
     """
     add_usage(ctx.session, tenant.id, reviews=1)
-    outcome = DeliveryStatus.PROCESSED.value
+    outcome = DeliveryStatus.PROCESSED
     client = redis_for(ctx.settings)
-    if client is not None and review.status == ReviewStatus.PENDING.value:
+    if client is not None and review.status == ReviewStatus.PENDING:
         booked = reserve_review(RedisGcra(client), tenant.installation_id, default_limits(ctx.settings))
         if booked.delay > 0:
             mark_delayed(review, booked.delay, booked.rate)
             if defer_current_message(booked.delay):
-                outcome = DeliveryStatus.QUEUED.value
+                outcome = DeliveryStatus.QUEUED
     ctx.session.flush()
     publish_after_commit(ctx.session, client, review)
-    if outcome == DeliveryStatus.PROCESSED.value:
+    if outcome == DeliveryStatus.PROCESSED:
         schedule_run(ctx, review)
     return outcome
 
@@ -116,16 +116,16 @@ def new_review(
         head_sha=head_sha,
         base_sha=base_sha,
         trigger=trigger,
-        status=ReviewStatus.PENDING.value,
+        status=ReviewStatus.PENDING,
         timings={},
     )
     if not ctx.settings.github_app_configured:
-        review.status = ReviewStatus.SKIPPED.value
+        review.status = ReviewStatus.SKIPPED
         review.status_reason = "GitHub App not configured"
     ctx.session.add(review)
     if tenant is None:
         schedule_run(ctx, review)
-        return DeliveryStatus.PROCESSED.value
+        return DeliveryStatus.PROCESSED
     return apply_review_rate(ctx, tenant, review)
 
 
@@ -145,10 +145,10 @@ def handle_pull_request(ctx: Context) -> str:
             ctx.session, repository, pr_number, ReviewStatus.CANCELLED, "pull request closed"
         )
         ctx.reason = f"pull request closed; {cancelled} pending review(s) cancelled"
-        return DeliveryStatus.PROCESSED.value
+        return DeliveryStatus.PROCESSED
     if action not in REVIEW_ACTIONS:
         return ctx.ignore(f"pull_request action {action!r} needs no review")
-    if tenant is not None and tenant.status != TenantStatus.ACTIVE.value:
+    if tenant is not None and tenant.status != TenantStatus.ACTIVE:
         return ctx.ignore(f"tenant is {tenant.status}")
     repo = ensure_repository(ctx.session, tenant, payload.get("repository") or {}) if tenant else None
     if repo is not None and repo.paused:
