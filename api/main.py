@@ -28,6 +28,7 @@ from api.routers import (
     findings,
     health,
     reviews,
+    suppressions,
     usage,
     webhooks,
 )
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(deliveries.router)
     app.include_router(reviews.router)
     app.include_router(findings.router)
+    app.include_router(suppressions.router)
     app.include_router(usage.router)
     app.include_router(events.router)
     app.include_router(admin_tenants.router)

@@ -157,6 +157,7 @@ class ReviewRunner:
         sel = select_for_posting(
             list(result.findings), {f.path: f for f in fetched.files},
             threshold=threshold, already_posted=history.posted_fingerprints, max_comments=max(0, max_comments),
+            suppressed=history.suppressed,
         )  # fmt: skip
         t2 = time.perf_counter()
         with tracer().start_as_current_span("github.post") as span:
