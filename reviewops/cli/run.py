@@ -36,6 +36,10 @@ def serve(
     from worker.main import start_worker
 
     settings = settings_or_exit()
+    from reviewops.github import stored_app
+
+    if stored_app.apply(settings):  # made with the manifest page (/github-app) on an earlier run
+        typer.echo(f"using the GitHub App {settings.github_app_id} stored in {stored_app.app_file()}")
     if not settings.webhook_secrets:
         settings.webhook_secrets = [SecretStr(ensure_dev_secret())]
         typer.echo(f"no REVIEWOPS_WEBHOOK_SECRETS set: using the development secret in {dev_secret_path()}")
