@@ -32,13 +32,13 @@ def client_calls() -> set[str]:
             continue
         args = node.args
         name = node.func.attr
-        if name in ("_call", "request") and len(args) >= 2 and isinstance(args[1], ast.Name):
+        if name in ("_call", "request") and len(args) >= 2 and getattr(args[1], "id", "") in templates:
             assert isinstance(args[0], ast.Constant), ast.unparse(node)
-            calls.add(f"{args[0].value} {templates[args[1].id]}")
-            used.add(args[1].id)
-        elif name in ("_list", "paginate") and args and isinstance(args[0], ast.Name):
-            calls.add(f"GET {templates[args[0].id]}")
-            used.add(args[0].id)
+            calls.add(f"{args[0].value} {templates[args[1].id]}")  # type: ignore[attr-defined]
+            used.add(args[1].id)  # type: ignore[attr-defined]
+        elif name in ("_list", "paginate") and args and getattr(args[0], "id", "") in templates:
+            calls.add(f"GET {templates[args[0].id]}")  # type: ignore[attr-defined]
+            used.add(args[0].id)  # type: ignore[attr-defined]
     assert used == set(templates), f"templates the scan did not see called: {set(templates) - used}"
     return calls
 
