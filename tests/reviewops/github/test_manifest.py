@@ -76,7 +76,7 @@ def test_the_permissions_are_least_privilege() -> None:
             perm, level = need
             if manifest.LEVELS.index(level) > manifest.LEVELS.index(needed.get(perm, "none")):
                 needed[perm] = level
-    assert manifest.PERMISSIONS == needed
+    assert needed == manifest.PERMISSIONS
     assert set(manifest.PERMISSION_REASONS) == set(manifest.PERMISSIONS)
 
 
