@@ -122,6 +122,8 @@ def _integration(fake: Any, side: AppSide) -> dict[str, Any]:
 def web(fake: Any, method: str, path: str, query: str, body: bytes) -> tuple[int, str, dict[str, str]] | None:
     """github.com's side of the manifest flow; None for paths that are not part of it."""
     side: AppSide = fake.app_side
+    if path == "/favicon.ico":  # the browser's own request on the form's page
+        return 404, "", {}
     org = None
     if path.startswith("/organizations/") and path.endswith("/settings/apps/new"):
         org = path.split("/")[2]
