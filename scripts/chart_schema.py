@@ -372,6 +372,7 @@ schema = {
                 "resources": resources,
             }
         ),
+        "doctor": obj({"enabled": BOOL, "resources": resources}),
         "crds": obj({"install": BOOL}),
         "reviewPolicy": obj(
             {
