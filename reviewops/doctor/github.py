@@ -104,9 +104,9 @@ def hook(gh: GitHubApp, settings: Settings) -> Result:
     if config.get("content_type") != "json":
         problems.append(
             (
-                f"content type is {config.get('content_type')!r}",
-                f"{page}: (GitHub sends form-encoded bodies) the manifest flow makes `json`; re-create the App "
-                "from the manifest page or set the content type through PATCH /app/hook/config",
+                f"content type is {config.get('content_type')!r} (GitHub sends the payload form-encoded)",
+                'set it to json: PATCH /app/hook/config {"content_type": "json"} with the App\'s JWT (Apps '
+                "created from the manifest page are json from the start)",
             )
         )
     if not config.get("secret"):
