@@ -55,6 +55,8 @@ def serve(
     mode = "embedded (SQLite, in-process broker)" if settings.embedded else "PostgreSQL/Redis"
     typer.echo(f"ReviewOps serving on http://{bind_host}:{bind_port} [{mode}]")
     typer.echo(f"  webhook URL: http://{bind_host}:{bind_port}/webhooks/github")
+    if not settings.github_app_configured:
+        typer.echo(f"  GitHub App:  none yet; create it at http://{bind_host}:{bind_port}/github-app")
     typer.echo(
         f"  try it:      reviewops send-test-webhook --url http://{bind_host}:{bind_port}/webhooks/github"
     )

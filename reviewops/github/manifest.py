@@ -99,7 +99,7 @@ def handled_events() -> list[str]:
     try:
         from reviewops.deliveries.routing import ROUTES  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        from reviewops.pipeline.routing import ROUTES
+        from reviewops.pipeline.routing import ROUTES  # type: ignore[import-not-found,unused-ignore]
     return sorted(ROUTES)
 
 

@@ -81,8 +81,12 @@ def test_the_permissions_are_least_privilege() -> None:
 
 
 def test_the_manifest_subscribes_to_every_event_the_router_handles() -> None:
-    from reviewops.pipeline.routing import ROUTES
+    try:  # the event router's home before and after the layout move (issue 19)
+        from reviewops.deliveries.routing import ROUTES
+    except ImportError:
+        from reviewops.pipeline.routing import ROUTES
 
+    assert sorted(ROUTES) == manifest.handled_events()
     built = manifest.build_manifest("https://reviews.example.com")
     for event in ROUTES:
         assert event in built["default_events"] or event in manifest.ALWAYS_DELIVERED, event
