@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Literal
 
 import typer
 
 from reviewops.settings import ConfigurationError, load_settings
+from reviewops.telemetry.logging import configure_logging
 
 
 def doctor(
@@ -19,6 +21,8 @@ def doctor(
     from reviewops.doctor import Result, run_all
     from reviewops.github import stored_app
 
+    # stdout carries the report only (`--format json` is for machines); library warnings go to stderr.
+    configure_logging("WARNING", stream=sys.stderr)
     try:
         settings = load_settings()
     except ConfigurationError as exc:

@@ -109,7 +109,9 @@ def test_the_command_prints_json_and_exits_1_on_a_failure(
     live: Settings, fake_github: Any, monkeypatch: pytest.MonkeyPatch, github_app_key: tuple[str, str]
 ) -> None:
     from reviewops.cli.main import app
+    from reviewops.telemetry.logging import configure_logging
 
+    configure_logging("INFO")  # as a process that logged to stdout before: the report must stay parseable
     fake_github.app_side.content_type = "form"
     env = {
         "REVIEWOPS_DATABASE_URL": live.database_url, "REVIEWOPS_REDIS_URL": live.redis_url or "",
@@ -121,9 +123,9 @@ def test_the_command_prints_json_and_exits_1_on_a_failure(
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(app, ["doctor", "--format", "json"])
     assert result.exit_code == 1, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["ok"] is False
     failed = [c for c in report["checks"] if not c["ok"]]
     assert [c["check"] for c in failed] == ["app webhook"] and failed[0]["fix"]
     text = CliRunner().invoke(app, ["doctor"])
-    assert text.exit_code == 1 and "FAIL  app webhook" in text.output and "ok    database" in text.output
+    assert text.exit_code == 1 and "FAIL  app webhook" in text.stdout and "ok    database" in text.stdout
