@@ -86,7 +86,9 @@ def test_the_manifest_subscribes_to_every_event_the_router_handles() -> None:
     except ImportError:
         from reviewops.pipeline.routing import ROUTES
 
-    assert sorted(ROUTES) == manifest.handled_events()
+    assert sorted(ROUTES) == manifest.handled_events(), (
+        "manifest.HANDLED_EVENTS must list the router's events"
+    )
     built = manifest.build_manifest("https://reviews.example.com")
     for event in ROUTES:
         assert event in built["default_events"] or event in manifest.ALWAYS_DELIVERED, event
