@@ -13,15 +13,17 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from reviewops.db.models import DeadLetter, DeliveryStatus, Review, WebhookDelivery
+from reviewops.db.models import (
+    DELIVERY_DONE,
+    REVIEW_FINISHED,
+    DeadLetter,
+    DeliveryStatus,
+    Review,
+    WebhookDelivery,
+)
 from reviewops.db.session import Database
 
-FINISHED_DELIVERIES = (
-    DeliveryStatus.PROCESSED.value,
-    DeliveryStatus.IGNORED.value,
-    DeliveryStatus.DEAD.value,
-)
-FINISHED_REVIEWS = ("completed", "skipped", "superseded", "cancelled", "failed")
+FINISHED_DELIVERIES = DELIVERY_DONE | {DeliveryStatus.DEAD}
 
 
 @dataclass
@@ -35,7 +37,7 @@ class PurgeResult:
 
 def _targets(cutoff: datetime) -> list[tuple[str, type, InstrumentedAttribute[int], ColumnElement[bool]]]:
     return [
-        ("reviews", Review, Review.id, (Review.created_at < cutoff) & Review.status.in_(FINISHED_REVIEWS)),
+        ("reviews", Review, Review.id, (Review.created_at < cutoff) & Review.status.in_(REVIEW_FINISHED)),
         (
             "webhook_deliveries",
             WebhookDelivery,

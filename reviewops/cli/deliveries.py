@@ -43,8 +43,8 @@ def recover(
             "the GitHub App is not configured: set REVIEWOPS_GITHUB_APP_ID and REVIEWOPS_GITHUB_PRIVATE_KEY "
             "(or REVIEWOPS_GITHUB_PRIVATE_KEY_FILE)"
         )
+    from reviewops.deliveries.redelivery import run_recovery
     from reviewops.github.client import GitHubApp
-    from reviewops.github.redelivery import run_recovery
 
     app_client = GitHubApp.from_settings(settings)
     db = Database(settings.database_url)

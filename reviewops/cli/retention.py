@@ -19,9 +19,9 @@ def purge_command(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
 ) -> None:
     """Delete finished deliveries, reviews (with findings) and replayed dead letters older than --older-than."""
+    from reviewops.audit import record_now
     from reviewops.db.session import Database
     from reviewops.db.types import utcnow
-    from reviewops.pipeline.audit import record_now
     from reviewops.retention import purge
 
     try:
@@ -43,6 +43,12 @@ def purge_command(
             typer.echo(f"{table}: {verb} {count}")
         typer.echo(f"total: {verb} {result.total} rows older than {older_than} (before {cutoff.isoformat()})")
         if not dry_run:
-            record_now(db, "cli", "retention.purge", None, older_than=older_than, deleted=result.deleted)
+            record_now(
+                db,
+                "cli",
+                "retention.purge",
+                None,
+                details={"older_than": older_than, "deleted": result.deleted},
+            )
     finally:
         db.dispose()

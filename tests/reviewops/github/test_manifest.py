@@ -81,10 +81,7 @@ def test_the_permissions_are_least_privilege() -> None:
 
 
 def test_the_manifest_subscribes_to_every_event_the_router_handles() -> None:
-    try:  # the event router's home before and after the layout move (issue 19)
-        from reviewops.deliveries.routing import ROUTES
-    except ImportError:
-        from reviewops.pipeline.routing import ROUTES
+    from reviewops.deliveries.routing import ROUTES
 
     assert sorted(ROUTES) == manifest.handled_events(), (
         "manifest.HANDLED_EVENTS must list the router's events"
