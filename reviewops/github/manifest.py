@@ -94,7 +94,14 @@ PERMISSION_REASONS: dict[str, str] = {
 # imported: the GitHub client's layer must not import the delivery lifecycle above it. A test proves the two
 # lists are equal, so a new route without its event here (or an event here without a route) fails.
 HANDLED_EVENTS = frozenset(
-    {"ping", "pull_request", "issue_comment", "installation", "installation_repositories"}
+    {
+        "ping",
+        "pull_request",
+        "issue_comment",
+        "pull_request_review_comment",
+        "installation",
+        "installation_repositories",
+    }
 )
 
 WEBHOOK_PATH = "/webhooks/github"
