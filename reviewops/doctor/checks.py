@@ -9,6 +9,7 @@ import httpx
 import redis as redis_lib
 import sqlalchemy as sa
 
+from reviewops import redis_client
 from reviewops.doctor import Result
 from reviewops.settings import Settings
 
@@ -64,9 +65,7 @@ def database(settings: Settings) -> Result:
 
 
 def _redis(settings: Settings) -> redis_lib.Redis:
-    return redis_lib.Redis.from_url(
-        settings.redis_url or "", socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-    )
+    return redis_client.connect(settings.redis_url or "")
 
 
 def redis_reachable(settings: Settings) -> Result:
