@@ -186,14 +186,14 @@ def secret_commands(created: dict[str, Any]) -> tuple[str, str]:
     app_id = int(created["id"])
     hook = shlex.quote(str(created.get("webhook_secret") or ""))
     key = [
-        "export NAMESPACE=reviewops RELEASE=reviewops   # yours",
+        "export NAMESPACE=reviewops RELEASE=reviewops CHART=./charts/reviewops   # yours",
         "cat > reviewops-github-app.pem <<'EOF'",
         str(created["pem"]).strip(),
         "EOF",
     ]
     managed = [
         *key,
-        'helm upgrade "$RELEASE" reviewops/reviewops --namespace "$NAMESPACE" --reuse-values \\',
+        'helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \\',
         f"  --set config.githubAppId={app_id} \\",
         "  --set-file secrets.githubPrivateKey=reviewops-github-app.pem \\",
         f"  --set-string secrets.webhookSecrets[0]={hook}",
@@ -208,7 +208,7 @@ def secret_commands(created: dict[str, Any]) -> tuple[str, str]:
         '  --from-literal=database-url="$DATABASE_URL" --from-literal=redis-url="$REDIS_URL" \\',
         '  --from-literal=admin-token="$ADMIN_TOKEN" --from-literal=llm-api-key="$LLM_API_KEY" \\',
         "  --dry-run=client -o yaml | kubectl apply -f -",
-        'helm upgrade "$RELEASE" reviewops/reviewops --namespace "$NAMESPACE" --reuse-values \\',
+        'helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \\',
         f'  --set secrets.existingSecret="$SECRET" --set config.githubAppId={app_id}',
         "rm reviewops-github-app.pem",
     ]
