@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import redis as redis_lib
@@ -37,6 +38,15 @@ def database(settings: Settings) -> Result:
     """Reachable, and at the newest schema (the same head `reviewops migrate` upgrades to)."""
     from reviewops.db.migrate import current_heads
 
+    if settings.database_url.startswith("sqlite:///"):
+        path = settings.database_url.removeprefix("sqlite:///")
+        if path and path != ":memory:" and not Path(path).is_file():
+            return Result(
+                "database",
+                False,
+                f"no SQLite database at {path} yet",
+                "run `reviewops migrate` (`reviewops serve` does at start) or set REVIEWOPS_DATABASE_URL",
+            )
     engine = sa.create_engine(settings.database_url, pool_pre_ping=True)
     try:
         with engine.connect() as conn:

@@ -129,3 +129,23 @@ def test_the_command_prints_json_and_exits_1_on_a_failure(
     assert [c["check"] for c in failed] == ["app webhook"] and failed[0]["fix"]
     text = CliRunner().invoke(app, ["doctor"])
     assert text.exit_code == 1 and "FAIL  app webhook" in text.stdout and "ok    database" in text.stdout
+
+
+def test_a_database_behind_the_code_says_migrate(tmp_path: Any) -> None:
+    from reviewops.doctor import checks
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = checks.database(Settings(database_url=f"sqlite:///{empty}"))
+    assert not result.ok and "schema at nothing" in result.detail and "reviewops migrate" in result.fix
+    missing = checks.database(Settings(database_url=f"sqlite:///{tmp_path / 'none.db'}"))
+    assert not missing.ok and "no SQLite database" in missing.detail and not (tmp_path / "none.db").exists()
+
+
+def test_an_unreachable_redis_is_reported(settings: Settings) -> None:
+    from reviewops.doctor import checks
+
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:9/0"})
+    result = checks.redis_reachable(down)
+    assert not result.ok and "unreachable" in result.detail and "REVIEWOPS_REDIS_URL" in result.fix
+    assert not checks.workers(down).ok
