@@ -26,6 +26,7 @@ from api.routers import (
     deliveries,
     events,
     findings,
+    github_app,
     health,
     reviews,
     suppressions,
@@ -134,4 +135,5 @@ def create_app(
     app.include_router(admin_api_keys.router)
     app.include_router(admin_stats.router)
     app.include_router(dead_letters.router)
+    app.include_router(github_app.router)
     return app

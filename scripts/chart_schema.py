@@ -386,6 +386,7 @@ schema = {
                 "resources": resources,
             }
         ),
+        "doctor": obj({"enabled": BOOL, "resources": resources}),
         "crds": obj({"install": BOOL}),
         "reviewPolicy": obj(
             {

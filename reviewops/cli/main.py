@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from reviewops import __version__
-from reviewops.cli import deliveries, dlq, operator, retention, review, run, secrets, webhooks
+from reviewops.cli import (
+    deliveries,
+    dlq,
+    doctor,
+    github_app,
+    operator,
+    retention,
+    review,
+    run,
+    secrets,
+    webhooks,
+)
 
 app = typer.Typer(
     name="reviewops",
@@ -25,6 +36,8 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(deliveries.app, name="deliveries")
 app.command("review")(review.review)
 app.command("operator")(operator.operator)
+app.add_typer(github_app.app, name="github-app")
+app.command("doctor")(doctor.doctor)
 
 
 @app.command("version")

@@ -36,6 +36,10 @@ def serve(
     from worker.main import start_worker
 
     settings = settings_or_exit()
+    from reviewops.github import stored_app
+
+    if stored_app.apply(settings):  # made with the manifest page (/github-app) on an earlier run
+        typer.echo(f"using the GitHub App {settings.github_app_id} stored in {stored_app.app_file()}")
     if not settings.webhook_secrets:
         settings.webhook_secrets = [SecretStr(ensure_dev_secret())]
         typer.echo(f"no REVIEWOPS_WEBHOOK_SECRETS set: using the development secret in {dev_secret_path()}")
@@ -51,6 +55,8 @@ def serve(
     mode = "embedded (SQLite, in-process broker)" if settings.embedded else "PostgreSQL/Redis"
     typer.echo(f"ReviewOps serving on http://{bind_host}:{bind_port} [{mode}]")
     typer.echo(f"  webhook URL: http://{bind_host}:{bind_port}/webhooks/github")
+    if not settings.github_app_configured:
+        typer.echo(f"  GitHub App:  none yet; create it at http://{bind_host}:{bind_port}/github-app")
     typer.echo(
         f"  try it:      reviewops send-test-webhook --url http://{bind_host}:{bind_port}/webhooks/github"
     )
