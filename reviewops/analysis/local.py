@@ -53,13 +53,29 @@ def split_range(spec: str) -> tuple[str, str, bool]:
 
 
 def git_range_files(repo: Path, spec: str) -> tuple[list[ChangedFile], str, str]:
-    """Parse `git diff BASE..HEAD`; returns (files, base, head)."""
+    """Parse `git diff BASE..HEAD`; returns (files, base, head). BASE may be the empty tree (`..` only)."""
     base, head, three = split_range(spec)
     for ref in (base, head):
-        if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        if not is_commit(repo, ref) and not (ref == base and not three and is_empty_tree(repo, ref)):
             raise LocalSourceError(f"--git: unknown revision {ref!r} in {repo}")
     diff = _git(repo, *DIFF_ARGS, f"{base}{'...' if three else '..'}{head}")
     return _parse_git_diff(diff, "--git"), base, head
+
+
+def is_commit(repo: Path, rev: str) -> bool:
+    return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode == 0
+
+
+def empty_tree(repo: Path) -> str:
+    """The repository's empty tree id (sha1 or sha256): BASE of a root commit's review, `EMPTY..HEAD`."""
+    made = _git(repo, "hash-object", "-t", "tree", "/dev/null")
+    if made.returncode != 0:
+        raise LocalSourceError(f"git hash-object failed: {made.stderr.decode(errors='replace').strip()}")
+    return made.stdout.decode().strip()
+
+
+def is_empty_tree(repo: Path, rev: str) -> bool:
+    return len(rev) >= 40 and rev == empty_tree(repo)
 
 
 def staged_files(repo: Path) -> list[ChangedFile]:
@@ -71,7 +87,7 @@ def staged_files(repo: Path) -> list[ChangedFile]:
 
 
 def has_head(repo: Path) -> bool:
-    return _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").returncode == 0
+    return is_commit(repo, "HEAD")
 
 
 def git_reader(repo: Path, rev: str) -> Callable[[str], str | None]:
@@ -96,9 +112,9 @@ def tree_reader(root: Path) -> Callable[[str], str | None]:
     return read
 
 
-def git_config_text(repo: Path, rev: str) -> str | None:
-    """`.reviewops.yaml` as of `rev` (the base: a change cannot relax its own review rules)."""
-    shown = _git(repo, "show", f"{rev}:{CONFIG_PATH}")
+def git_config_text(repo: Path, rev: str, path: str = CONFIG_PATH) -> str | None:
+    """`.reviewops.yaml` (or `path`) as of `rev` (the base: a change cannot relax its own review rules)."""
+    shown = _git(repo, "show", f"{rev}:{path}")
     return shown.stdout.decode("utf-8", errors="replace") if shown.returncode == 0 else None
 
 
