@@ -175,3 +175,7 @@ def review(
     typer.echo(render(result, output))
     if at_or_above(result, fail_on.value):
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # `python -m reviewops.cli.review`: the pre-commit hooks skip the other commands' imports
+    typer.run(review)
