@@ -177,5 +177,6 @@ def review(
         raise typer.Exit(1)
 
 
-if __name__ == "__main__":  # `python -m reviewops.cli.review`: the pre-commit hooks skip the other commands' imports
+# `python -m reviewops.cli.review`: the pre-commit hooks skip importing the other commands (~2x faster start).
+if __name__ == "__main__":
     typer.run(review)
