@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -31,6 +31,9 @@ from reviewops.analysis.local import (
     split_range,
 )
 from reviewops.analysis.model import Severity
+
+if TYPE_CHECKING:
+    from reviewops.analysis.engine import ReviewResult
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "none")
 # LLM inputs become the settings the review reads; empty inputs leave the LLM out.
@@ -169,7 +172,7 @@ def base_config(repo: Path, spec: str, config: str | None, workdir: Path) -> Pat
     return target
 
 
-def _summary(result: Any, spec: str, failing: int, fail_on: str) -> str:
+def _summary(result: ReviewResult, spec: str, failing: int, fail_on: str) -> str:
     counts = {s: sum(1 for f in result.findings if f.severity == s) for s in Severity}
     lines = [
         "### ReviewOps",
@@ -196,7 +199,7 @@ def _append(path: str | None, text: str) -> None:
 
 def run(env: Mapping[str, str]) -> int:
     """The action's step: 0 passes, 1 when a finding reaches fail-on, 2 for bad input."""
-    from reviewops.cli.review import OutputFormat, _enabled, at_or_above, render, review_local
+    from reviewops.cli.review import OutputFormat, at_or_above, render, review_local, selected_analyzers
 
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
     inputs = ActionInputs.from_env(env, workspace)
@@ -213,7 +216,7 @@ def run(env: Mapping[str, str]) -> int:
     for name, setting in LLM_INPUTS.items():
         if env.get(name, "").strip():
             os.environ[setting] = env[name].strip()
-    enabled = _enabled(inputs.analyzers)
+    enabled = selected_analyzers(inputs.analyzers)
     with tempfile.TemporaryDirectory(prefix="reviewops-action-") as workdir:
         config = base_config(workspace, spec, inputs.config, Path(workdir))
         result = review_local(workspace, git=spec, config=config, enabled=enabled)

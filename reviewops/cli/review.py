@@ -37,7 +37,8 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _enabled(analyzers: str | None) -> dict[str, bool] | None:
+def selected_analyzers(analyzers: str | None) -> dict[str, bool] | None:
+    """`--analyzers a,b` as the on/off map build_analyzers takes; None (all) when not given."""
     from reviewops.analysis.analyzers import REGISTRY
 
     if analyzers is None:
@@ -61,10 +62,7 @@ def _enabled_without_llm(enabled: dict[str, bool] | None) -> dict[str, bool]:
     asked = sorted(a for a in LLM_BACKED if enabled is not None and chosen.get(a))
     if asked:
         raise _fail(f"--no-llm: {asked[0]!r} is LLM-backed; drop it from --analyzers or drop --no-llm")
-    remaining = {name: on and name not in LLM_BACKED for name, on in chosen.items()}
-    if not any(remaining.values()):
-        raise _fail("--analyzers: name at least one analyzer")
-    return remaining
+    return {name: on and name not in LLM_BACKED for name, on in chosen.items()}
 
 
 def review_local(
@@ -159,7 +157,7 @@ def review(
 
     if sum((diff is not None, git is not None, staged)) != 1:
         raise _fail(ONE_SOURCE)
-    enabled = _enabled(analyzers)
+    enabled = selected_analyzers(analyzers)
     if no_llm:
         enabled = _enabled_without_llm(enabled)
     if not repo.is_dir():
