@@ -311,7 +311,9 @@ def test_metrics_and_liveness(operator: Any, operator_env: dict[str, str]) -> No
     assert 'reviewops_operator_reconcile_total{result="success"}' in text
     assert 'reviewops_operator_scale_events_total{direction="up"}' in text
     assert 'reviewops_operator_scale_events_total{direction="down"}' in text
-    assert "reviewops_operator_replay_jobs_total 2.0" in text
+    # Two Jobs in this module; the counter is per process, and other modules' operators may have run before.
+    (jobs,) = [line for line in text.splitlines() if line.startswith("reviewops_operator_replay_jobs_total ")]
+    assert float(jobs.split()[-1]) >= 2
     assert "# TYPE reviewops_operator_current_replicas gauge" in text
     assert "# TYPE reviewops_operator_max_replicas gauge" in text
 
