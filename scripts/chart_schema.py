@@ -448,7 +448,11 @@ schema = {
         "serviceAccount": obj(
             {
                 "create": BOOL,
-                "name": {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$", "maxLength": 253},
+                "name": {
+                    "type": "string",
+                    "pattern": "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+                    "maxLength": 253,
+                },
                 "annotations": LABELS,
             }
         ),
