@@ -108,6 +108,7 @@ class HelmPlayer:
     def upgrade(self, values: dict[str, Any]) -> None:
         revision = self._render(values, len(self.revisions) + 1, install=False)
         self._check_kinds(revision)
+        self._check_conflicts(self.revisions[-1], revision)  # before any hook, as Helm does
         self._hooks(revision, "pre-upgrade")
         self._apply(self.revisions[-1], revision)
         self._hooks(revision, "post-upgrade")
@@ -236,6 +237,27 @@ class HelmPlayer:
                 self._complete_job(hook)
             if "hook-succeeded" in policies:
                 self._delete(hook)
+
+    def _check_conflicts(self, current: Revision, target: Revision) -> None:
+        """Objects new to the release that exist already must be adoptable."""
+        known = {(o["kind"], o["metadata"]["name"]) for o in current.manifests}
+        for obj in target.manifests:
+            if (obj["kind"], obj["metadata"]["name"]) not in known and (live := self.get(obj)) is not None:
+                self._check_adoptable(live)
+
+    def _check_adoptable(self, live: dict[str, Any]) -> None:
+        """Helm takes over an existing object only if it carries the release's ownership metadata."""
+        meta = live["metadata"]
+        annotations, labels = meta.get("annotations") or {}, meta.get("labels") or {}
+        if not (
+            labels.get("app.kubernetes.io/managed-by") == "Helm"
+            and annotations.get("meta.helm.sh/release-name") == self.release
+            and annotations.get("meta.helm.sh/release-namespace") == self.namespace
+        ):
+            raise HelmError(
+                f'{live["kind"]} "{meta["name"]}" in namespace "{self.namespace}" exists and cannot be '
+                "imported into the current release: invalid ownership metadata"
+            )
 
     def _complete_job(self, job: dict[str, Any]) -> None:
         """The migration Job succeeds (the emulator runs no pods): what Helm waits for."""

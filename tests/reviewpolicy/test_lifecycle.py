@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from reviewpolicy.handlers import FINALIZER
 from reviewpolicy.replay import REPLAY_ANNOTATION
 
 from tests.charts.chart import chart
@@ -247,3 +248,40 @@ def test_install_and_uninstall_without_any_operator(
     assert api.get("rp", helm.namespace, POLICY) is not None
     helm.uninstall()
     assert leftovers(cluster, helm.namespace) == []
+
+
+def test_upgrade_from_the_hook_era_adopts_the_policy_and_drops_its_finalizer(
+    helm: HelmPlayer, api: Api, cluster: EmulatorThread, operator_env: dict[str, str]
+) -> None:
+    """Before issue 17 the default policy was a post-install hook carrying the operator's finalizer. The
+    runbook's Upgrade section (label + annotate, then upgrade) hands it to the release; the new operator
+    releases the finalizer, and uninstall then leaves nothing."""
+    ns = helm.namespace
+    helm.install(VALUES | {"reviewPolicy": {"enabled": False}})
+    old = next(d for d in helm._render(VALUES, 1, install=True).manifests if d["kind"] == "ReviewPolicy")
+    old["metadata"]["annotations"] = {"helm.sh/hook": "post-install,post-upgrade", "helm.sh/hook-weight": "0"}
+    old["metadata"]["finalizers"] = [FINALIZER]
+    api.create("rp", ns, old)
+
+    with pytest.raises(HelmError, match="invalid ownership metadata"):
+        helm.upgrade(VALUES)
+    # The runbook's three kubectl commands.
+    api.patch("rp", ns, POLICY, {
+        "metadata": {
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {
+                "meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": ns,
+                "helm.sh/hook": None, "helm.sh/hook-weight": None,
+            },
+        }
+    })  # fmt: skip
+    helm.upgrade(VALUES)
+    with running_operator():
+        wait_until(
+            lambda: not (api.get("rp", ns, POLICY) or {})["metadata"].get("finalizers"),
+            what="finalizer released",
+        )
+    helm.uninstall()
+    assert api.get("rp", ns, POLICY) is None
+    api.collect_garbage(ns)
+    assert leftovers(cluster, ns) == []
