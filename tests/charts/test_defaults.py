@@ -16,13 +16,13 @@ import yaml
 
 from tests.charts.chart import ROOT, Rendered, render, scenario
 
-CHECKOV_VERSION = "3.3.30"  # pinned; scripts/test installs it into .tools/checkov (its own dependencies)
+CHECKOV_VERSION = "3.3.30"  # pinned; scripts/test installs it into .venv-checkov (its own dependencies)
 # CPU requests, memory requests, memory limits. CKV_K8S_11 (CPU limits) is off by design: README "Resources".
 CHECKOV_CHECKS = ("CKV_K8S_10", "CKV_K8S_12", "CKV_K8S_13")
 
 
 def checkov_binary() -> str | None:
-    for candidate in (os.environ.get("CHECKOV"), str(ROOT / ".tools" / "checkov" / "bin" / "checkov")):
+    for candidate in (os.environ.get("CHECKOV"), str(ROOT / ".venv-checkov" / "bin" / "checkov")):
         if candidate and Path(candidate).is_file():
             return candidate
     return shutil.which("checkov")
