@@ -34,8 +34,9 @@ GROUP, VERSION, PLURAL = "reviewops.dev", "v1alpha1", "reviewpolicies"
 TICK_SECONDS = 1.0
 FINALIZER = "reviewops.dev/operator"  # no longer added; kept so kopf strips it from older policies
 TIMER_ID = "reconcile"
-# Condition reasons that mean this pass could not reach Redis: the pass counts as a failure.
-REDIS_FAILURE_REASONS = frozenset({"BacklogUnavailable", "RedisUnavailable"})
+# Condition reasons that mean this pass could not reach Redis: the pass counts as a failure
+# (FallbackReplicas: the scaler gave up on the backlog after repeated failed polls and holds its fallback).
+REDIS_FAILURE_REASONS = frozenset({"BacklogUnavailable", "RedisUnavailable", "FallbackReplicas"})
 
 log = logging.getLogger(__name__)
 
