@@ -306,6 +306,9 @@ schema = {
                 {
                     "replicas": integer(0),
                     "uvicornWorkers": integer(1, 64),
+                    "preStopDelaySeconds": integer(0, 120),
+                    "podAntiAffinity": {"type": "string", "enum": ["soft", "hard", "none"]},
+                    "zoneSpread": BOOL,
                     "service": obj(
                         {
                             "type": {"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
@@ -387,7 +390,6 @@ schema = {
             }
         ),
         "doctor": obj({"enabled": BOOL, "resources": resources}),
-        "crds": obj({"install": BOOL}),
         "reviewPolicy": obj(
             {
                 "enabled": BOOL,
@@ -458,7 +460,17 @@ schema = {
                 ),
             }
         ),
-        "serviceAccount": obj({"create": BOOL, "annotations": LABELS}),
+        "serviceAccount": obj(
+            {
+                "create": BOOL,
+                "name": {
+                    "type": "string",
+                    "pattern": "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+                    "maxLength": 253,
+                },
+                "annotations": LABELS,
+            }
+        ),
         "networkPolicy": obj({"enabled": BOOL, "apiFrom": peer, "metricsFrom": peer}),
         "metrics": obj(
             {
