@@ -32,11 +32,12 @@ from reviewops.dlq.middleware import FAILURE_OPTIONS
 from reviewops.dlq.store import DELIVERY_ACTORS, FilterError, Filters, publish_pending_count
 from reviewops.pipeline.processing import FINISHED
 from reviewops.queue.broker import PROCESS_DELIVERY_REPLAY, REPLAY_QUEUE
+from reviewops.queue.keys import REPLAY_RESULTS_PREFIX
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
-RESULT_KEY_PREFIX = "reviewops:replay-results:"
+RESULT_KEY_PREFIX = REPLAY_RESULTS_PREFIX
 RESULT_TTL_SECONDS = 7 * 86400
 STALE_CLAIM = timedelta(minutes=15)
 BATCH = 100
