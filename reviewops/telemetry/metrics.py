@@ -176,3 +176,11 @@ DELIVERY_RECOVERY_REDELIVERIES = Counter(
     "reviewops_delivery_recovery_redeliveries_total",
     "Webhook redeliveries requested from GitHub by missed-delivery recovery (CLI and schedule).",
 )
+
+# --- day-two operations: dependencies, scaling (issue 17) ---
+DEPENDENCY_UP = Gauge(
+    "reviewops_dependency_up",
+    "Whether the API's last readiness check reached a dependency (1) or not (0), by dependency (database, "
+    "broker). Only the database decides readiness; a broker outage shows here and in /ready's body.",
+    ["dependency"],
+)
