@@ -36,7 +36,7 @@ def serve(
     from worker.main import start_worker
 
     settings = settings_or_exit()
-    if not settings.webhook_secrets:
+    if not settings.webhook_secrets and settings.webhook_secrets_file is None:
         settings.webhook_secrets = [SecretStr(ensure_dev_secret())]
         typer.echo(f"no REVIEWOPS_WEBHOOK_SECRETS set: using the development secret in {dev_secret_path()}")
     upgrade(settings.database_url)
