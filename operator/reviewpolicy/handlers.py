@@ -81,6 +81,13 @@ def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
         metrics.OPERATOR_DESIRED_REPLICAS.labels(policy=policy).set(outcome.status["desiredReplicas"])
     if "currentReplicas" in outcome.status:
         metrics.OPERATOR_CURRENT_REPLICAS.labels(policy=policy).set(outcome.status["currentReplicas"])
+    if "backlog" in outcome.status:
+        for kind, key in (("runnable", "backlog"), ("delayed", "delayed")):
+            value = outcome.status.get(key)
+            if value is not None:
+                metrics.OPERATOR_BACKLOG.labels(policy=policy, kind=kind).set(value)
+    if outcome.scaler_error:
+        metrics.OPERATOR_SCALER_ERRORS.labels(policy=policy).inc()
     if outcome.scaled in ("up", "down"):
         metrics.OPERATOR_SCALE_EVENTS.labels(direction=outcome.scaled).inc()
     if outcome.replay_job_created:
@@ -101,6 +108,9 @@ def deleted(body: kopf.Body, **_: Any) -> None:
     for gauge in (metrics.OPERATOR_DESIRED_REPLICAS, metrics.OPERATOR_CURRENT_REPLICAS):
         with contextlib.suppress(KeyError):
             gauge.remove(policy)
+    for kind in ("runnable", "delayed"):
+        with contextlib.suppress(KeyError):
+            metrics.OPERATOR_BACKLOG.remove(policy, kind)
 
 
 def _plain(value: Any) -> Any:

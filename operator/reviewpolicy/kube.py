@@ -135,11 +135,17 @@ class Kube:
         if existing is None:
             self.request("POST", path, body=cronjob)
             return "created"
-        if existing.get("spec") == cronjob["spec"]:
+        have = existing.get("metadata") or {}
+        wanted = cronjob["metadata"]
+        labels_ok = all((have.get("labels") or {}).get(k) == v for k, v in wanted["labels"].items())
+        owners_ok = have.get("ownerReferences") == wanted.get("ownerReferences")
+        if existing.get("spec") == cronjob["spec"] and labels_ok and owners_ok:
             return "unchanged"
+        patch_meta: dict[str, Any] = {"labels": wanted["labels"]}
+        if "ownerReferences" in wanted:
+            patch_meta["ownerReferences"] = wanted["ownerReferences"]
         self.request(
-            "PATCH", f"{path}/{name}",
-            body={"metadata": {"labels": cronjob["metadata"]["labels"]}, "spec": cronjob["spec"]},
+            "PATCH", f"{path}/{name}", body={"metadata": patch_meta, "spec": cronjob["spec"]},
             content_type=MERGE_PATCH,
         )  # fmt: skip
         return "updated"

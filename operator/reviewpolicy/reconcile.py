@@ -19,16 +19,19 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from reviewops.policy.store import write_policy
-from reviewops.queue.backlog import queue_backlog
-from reviewpolicy import replay, status
+from reviewops.queue import backlog, keys
+from reviewops.queue.backlog import Backlog
+from reviewops.queue.keys import DEAD_LETTERS_PENDING_KEY
+from reviewpolicy import drift, replay, status
 from reviewpolicy.kube import Kube, KubeError
 from reviewpolicy.limits import SpecError, snapshot_from_spec
 from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTERS_PENDING_KEY = "reviewops:dead-letters:pending"
-DEFAULT_QUEUES = ("reviews", "reviews.replay")
+DEFAULT_QUEUES = keys.QUEUES
+PAUSED_ANNOTATION = "reviewops.dev/paused"  # "true": the operator leaves the replica count alone
+PAUSED_REPLICAS_ANNOTATION = "reviewops.dev/paused-replicas"  # "N": scale to N and hold there
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Outcome:
     scaled: str | None = None  # "up" | "down" when the Deployment was patched
     replay_job_created: bool = False
     errors: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # drift repaired in this pass, for DriftRepaired
+    scaler_error: bool = False  # the backlog could not be read (reviewops_operator_scaler_errors_total)
 
 
 def connect_redis(url: str) -> redis.Redis:
@@ -54,9 +59,14 @@ def connect_redis(url: str) -> redis.Redis:
     )
 
 
-def read_backlog(client: redis.Redis, queues: list[str]) -> dict[str, int] | None:
+def read_backlog(
+    client: redis.Redis, queues: list[str], now: float, horizon: float
+) -> dict[str, Backlog] | None:
+    """Each queue's backlog, delayed messages split at `now + horizon` (one poll ahead)."""
     try:
-        return {queue: queue_backlog(client, queue) for queue in queues}
+        return {
+            q: backlog.read_backlog(client, q, now_ms=now * 1000, horizon_seconds=horizon) for q in queues
+        }
     except redis.RedisError as exc:
         log.warning("cannot read the backlog from Redis: %s", exc)
         return None
@@ -83,11 +93,17 @@ def _cronjob_fingerprint(manifest: dict[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def apply_limits(body: dict[str, Any], client: redis.Redis, current: dict[str, Any]) -> list[dict[str, Any]]:
-    """Write the spec's limits and review settings if this generation is not in Redis yet."""
+def apply_limits(
+    body: dict[str, Any], client: redis.Redis, current: dict[str, Any], out: Outcome, *, poll: bool
+) -> list[dict[str, Any]]:
+    """Write the spec's limits and review settings when the generation is new, and on every poll check
+    Redis against the spec and rewrite what drifted (a flush, a restart without persistence, a hand edit).
+    """
     meta = body["metadata"]
     generation = int(meta.get("generation") or 1)
-    if current.get("rateLimitsGeneration") == generation:
+    prior = status.find((body.get("status") or {}).get("conditions"), status.RATE_LIMITS_APPLIED) or {}
+    new_generation = current.get("rateLimitsGeneration") != generation
+    if not new_generation and not poll:
         return []
     policy = f"{meta['namespace']}/{meta['name']}"
     try:
@@ -98,23 +114,53 @@ def apply_limits(body: dict[str, Any], client: redis.Redis, current: dict[str, A
                 status.RATE_LIMITS_APPLIED, False, "InvalidSpec", str(exc), generation=generation
             )
         ]
+    repaired: tuple[str, ...] = ()
     try:
+        if not new_generation:
+            found = drift.check(client, snapshot)
+            if found.owner is not None:
+                message = (
+                    f"Redis holds the policy of {found.owner}: one ReviewPolicy per Redis; not overwritten"
+                )
+                return [
+                    status.condition(
+                        status.RATE_LIMITS_APPLIED, False, "OwnedByAnotherPolicy", message, generation=generation
+                    )
+                ]  # fmt: skip
+            if found.in_sync:
+                if prior.get("status") == "True":
+                    return []  # nothing changed: no status write
+                return [_applied(generation, snapshot, "Applied")]
+            repaired = found.problems
         write_policy(client, snapshot)
     except redis.RedisError as exc:
+        if prior.get("reason") != "RedisUnavailable":
+            out.events.append(
+                Event("Warning", "RedisUnavailable", f"cannot reach Redis for the policy: {exc}")
+            )
         return [
             status.condition(
-                status.RATE_LIMITS_APPLIED, False, "RedisUnavailable", f"cannot write to Redis: {exc}",
+                status.RATE_LIMITS_APPLIED, False, "RedisUnavailable", f"cannot reach Redis: {exc}",
                 generation=generation,
             )
         ]  # fmt: skip
     current["rateLimitsGeneration"] = generation
-    return [
-        status.condition(
-            status.RATE_LIMITS_APPLIED, True, "Applied",
-            f"generation {generation}: default and {len(snapshot.tenants)} tenant override(s) in Redis",
-            generation=generation,
-        )
-    ]  # fmt: skip
+    if not repaired:
+        return [_applied(generation, snapshot, "Applied")]
+    what = "; ".join(repaired)
+    out.repairs.append(f"Redis policy rewritten ({what})")
+    out.events.append(
+        Event("Normal", "DriftRepaired", f"Redis policy of generation {generation} rewritten: {what}")
+    )
+    return [_applied(generation, snapshot, "Repaired", f" (repaired: {what})")]
+
+
+def _applied(generation: int, snapshot: Any, reason: str, note: str = "") -> dict[str, Any]:
+    return status.condition(
+        status.RATE_LIMITS_APPLIED, True, reason,
+        f"generation {generation}: default and {len(snapshot.tenants)} tenant override(s) in Redis{note}",
+        generation=generation,
+    )  # fmt: skip
 
 
 def scale(
@@ -137,21 +183,35 @@ def scale(
         )  # fmt: skip
         return None
     queues = list(workers.get("queues") or DEFAULT_QUEUES)
-    backlogs = read_backlog(client, queues)
+    horizon = float(workers.get("pollSeconds", 10))
+    backlogs = read_backlog(client, queues, now, horizon)
     dead = read_dead_letters(client)
     current = _replicas(deployment)
     scaling_spec = ScalingSpec.from_workers(workers)
     state = ScalingState.from_status(prior.get("scaling"))
-    decision = decide(scaling_spec, current, None if backlogs is None else sum(backlogs.values()), now, state)
-    out.status["backlog"] = None if backlogs is None else sum(backlogs.values())
-    out.status["backlogByQueue"] = backlogs
+    runnable = None if backlogs is None else sum(b.runnable for b in backlogs.values())
+    paused = paused_replicas(meta.get("annotations"), current)
+    if paused is not None:
+        decision = Decision(paused, None, "none", f"paused by annotation: holding {paused} replicas", state)
+        if paused != current:
+            decision = Decision(paused, None, "up" if paused > current else "down",
+                                f"paused by annotation at {paused} replicas", state)  # fmt: skip
+    else:
+        decision = decide(scaling_spec, current, runnable, now, state)
+    out.scaler_error = backlogs is None
+    out.status["backlog"] = runnable
+    out.status["backlogByQueue"] = None if backlogs is None else {q: b.runnable for q, b in backlogs.items()}
+    out.status["delayed"] = None if backlogs is None else sum(b.delayed_later for b in backlogs.values())
+    out.status["delayedByQueue"] = (
+        None if backlogs is None else {q: b.delayed_later for q, b in backlogs.items()}
+    )
     if dead is not None:
         out.status["deadLetters"] = dead
     out.status["desiredReplicas"] = decision.desired
     out.status["currentReplicas"] = current
     out.status["scaling"] = decision.state.to_status()
     if decision.desired != current:
-        detail = ", ".join(f"{q}={n}" for q, n in (backlogs or {}).items())
+        detail = ", ".join(f"{q}={b.runnable}" for q, b in (backlogs or {}).items())
         message = f"{current} -> {decision.desired} replicas: {decision.reason}" + (
             f" [{detail}]" if detail else ""
         )
@@ -169,11 +229,17 @@ def scale(
         out.status["lastScaleReason"] = message
         reason = "ScaledUp" if decision.desired > current else "ScaledDown"
         out.events.append(Event("Normal" if not decision.error else "Warning", reason, message))
-    if decision.error:
+    prior_reason = (status.find(prior.get("conditions"), status.SCALING_ACTIVE) or {}).get("reason")
+    if paused is not None:
         conditions.append(
-            status.condition(
-                status.SCALING_ACTIVE, False, "BacklogUnavailable", decision.reason, generation=generation
-            )
+            status.condition(status.SCALING_ACTIVE, False, "Paused", decision.reason, generation=generation)
+        )
+    elif decision.error:
+        reason = "FallbackReplicas" if decision.fallback else "BacklogUnavailable"
+        if prior_reason not in ("BacklogUnavailable", "FallbackReplicas"):
+            out.events.append(Event("Warning", "BacklogUnavailable", decision.reason))
+        conditions.append(
+            status.condition(status.SCALING_ACTIVE, False, reason, decision.reason, generation=generation)
         )
     else:
         conditions.append(
@@ -182,6 +248,18 @@ def scale(
             )
         )
     return decision
+
+
+def paused_replicas(annotations: dict[str, str] | None, current: int) -> int | None:
+    """The replica count a pause annotation pins, or None when scaling is not paused (KEDA's
+    `autoscaling.keda.sh/paused` and `paused-replicas`, under our own prefix)."""
+    annotations = annotations or {}
+    pinned = annotations.get(PAUSED_REPLICAS_ANNOTATION, "").strip()
+    if pinned.isdigit():
+        return int(pinned)
+    if annotations.get(PAUSED_ANNOTATION, "").strip().lower() == "true":
+        return current
+    return None
 
 
 def handle_replay(
@@ -220,22 +298,30 @@ def handle_replay(
     if deployment is not None:
         desired = replay.replay_cronjob(body, replay_spec, deployment) if replay_spec.schedule else None
         fingerprint = _cronjob_fingerprint(desired)
-        if (prior.get("cronJob") or {}).get("fingerprint") != fingerprint:
+        known = (prior.get("cronJob") or {}).get("fingerprint") == fingerprint
+        if desired is not None and (poll or not known):
+            # Every poll, not only on a spec change: a CronJob deleted or edited out of band is put back.
             name = replay.cronjob_name(meta["name"])
-            if desired is not None:
-                action = kube.apply_cronjob(desired)
-                replay_status["cronJob"] = {
-                    "name": name,
-                    "schedule": replay_spec.schedule,
-                    "fingerprint": fingerprint,
-                }
-                if action != "unchanged":
-                    out.events.append(Event("Normal", "ReplayScheduled", f"cronjob {name} {action}"))
-            else:
-                if prior.get("cronJob"):
-                    kube.delete_cronjob(meta["namespace"], name)
-                    out.events.append(Event("Normal", "ReplayUnscheduled", f"cronjob {name} deleted"))
-                replay_status["cronJob"] = {"name": None, "schedule": None, "fingerprint": fingerprint}
+            action = kube.apply_cronjob(desired)
+            replay_status["cronJob"] = {
+                "name": name,
+                "schedule": replay_spec.schedule,
+                "fingerprint": fingerprint,
+            }
+            if action != "unchanged" and known:
+                what = (
+                    "was missing: re-created" if action == "created" else "differed from the spec: restored"
+                )
+                out.repairs.append(f"cronjob {name} {what}")
+                out.events.append(Event("Normal", "DriftRepaired", f"cronjob {name} {what}"))
+            elif action != "unchanged":
+                out.events.append(Event("Normal", "ReplayScheduled", f"cronjob {name} {action}"))
+        elif desired is None and not known:
+            name = replay.cronjob_name(meta["name"])
+            if prior.get("cronJob"):
+                kube.delete_cronjob(meta["namespace"], name)
+                out.events.append(Event("Normal", "ReplayUnscheduled", f"cronjob {name} deleted"))
+            replay_status["cronJob"] = {"name": None, "schedule": None, "fingerprint": fingerprint}
 
     if not poll:
         return
@@ -255,6 +341,14 @@ def handle_replay(
         result = None
     last = replay.last_replay(newest, result)
     out.status["lastReplay"] = last
+    before = (body.get("status") or {}).get("lastReplay") or {}
+    if last["state"] == "Failed" and (before.get("jobName"), before.get("state")) != (
+        last["jobName"],
+        "Failed",
+    ):
+        out.events.append(
+            Event("Warning", "ReplayFailed", f"replay job {last['jobName']} failed; see its pod's log")
+        )
     running = last["state"] == "Running"
     conditions.append(
         status.condition(
@@ -272,7 +366,7 @@ def reconcile(body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: flo
     out = Outcome(status={})
     conditions: list[dict[str, Any]] = out.status.setdefault("_conditions", [])
     tracked = {"rateLimitsGeneration": prior.get("rateLimitsGeneration")}
-    conditions += apply_limits(body, client, tracked)
+    conditions += apply_limits(body, client, tracked, out, poll=poll)
     if tracked["rateLimitsGeneration"] != prior.get("rateLimitsGeneration"):
         out.status["rateLimitsGeneration"] = tracked["rateLimitsGeneration"]
 
@@ -307,6 +401,22 @@ def reconcile(body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: flo
 
 def _finish(out: Outcome, prior: dict[str, Any], generation: int, *, changed_only: bool) -> Outcome:
     updates = out.status.pop("_conditions", [])
+    if out.repairs:
+        updates.append(
+            status.condition(
+                status.DRIFT_REPAIRED, True, "Repaired", "; ".join(out.repairs), generation=generation
+            )
+        )
+    elif (
+        not changed_only
+        and (status.find(prior.get("conditions"), status.DRIFT_REPAIRED) or {}).get("status") == "True"
+    ):
+        updates.append(
+            status.condition(
+                status.DRIFT_REPAIRED, False, "InSync", "the last poll found nothing to repair",
+                generation=generation,
+            )
+        )  # fmt: skip
     if changed_only and not updates:
         return out
     merged = status.merge_conditions(prior.get("conditions"), _dedupe(updates))
