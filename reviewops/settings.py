@@ -240,6 +240,29 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the ReviewPolicy operator's /metrics and /healthz (liveness) endpoint.",
     )
+    operator_leader_election: bool = Field(
+        default=True,
+        description="The operator acts only while it holds a coordination.k8s.io Lease, so two replicas never "
+        "both scale or write (client-go's algorithm); off: it acts at once (run one replica).",
+    )
+    operator_lease_name: str = Field(
+        default="reviewops-operator",
+        min_length=1,
+        max_length=253,
+        description="Name of the operator's Lease.",
+    )
+    operator_lease_namespace: str | None = Field(
+        default=None,
+        description="Namespace of the operator's Lease. Unset: the pod's own namespace (from its service "
+        "account), else `default`.",
+    )
+    operator_lease_seconds: float = Field(
+        default=15,
+        ge=3,
+        le=300,
+        description="Lease duration: a standby takes over this long after the holder's last renewal (renewed "
+        "every third of it; the holder stops acting two thirds of it after a failed renewal).",
+    )
     # --- missed-delivery recovery ---
     delivery_recovery_interval_seconds: float = Field(
         default=900,

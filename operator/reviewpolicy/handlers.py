@@ -18,7 +18,8 @@ import kopf
 from reviewops.settings import ConfigurationError, load_settings
 from reviewops.telemetry import metrics
 from reviewpolicy import reconcile as rec
-from reviewpolicy.kube import Kube
+from reviewpolicy.kube import Kube, own_namespace
+from reviewpolicy.lease import LeaderElector, default_identity
 from reviewpolicy.serving import start_http, stop_http
 
 GROUP, VERSION, PLURAL = "reviewops.dev", "v1alpha1", "reviewpolicies"
@@ -43,11 +44,25 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     memo.redis = rec.connect_redis(app_settings.redis_url)
     memo.kube = Kube.from_environment()
+    memo.leader = None
+    if app_settings.operator_leader_election:
+        identity = default_identity()
+        memo.kube.identify(identity)
+        namespace = app_settings.operator_lease_namespace or own_namespace()
+        memo.leader = LeaderElector(
+            Kube.from_environment(), namespace, app_settings.operator_lease_name, identity,
+            lease_seconds=app_settings.operator_lease_seconds,
+        )  # fmt: skip
+        memo.leader.kube.identify(identity)
+        memo.leader.start()
     memo.http = await start_http(app_settings.host, app_settings.operator_metrics_port)
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    if getattr(memo, "leader", None) is not None:
+        memo.leader.stop()
+        memo.leader.kube.close()
     if getattr(memo, "http", None) is not None:
         await stop_http(memo.http)
     if getattr(memo, "redis", None) is not None:
@@ -58,7 +73,10 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, id="reconcile")
 def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    """Reconcile one policy; the work is in `reconcile.reconcile`."""
+    """Reconcile one policy; the work is in `reconcile.reconcile`. A standby (no Lease) does nothing."""
+    leader = getattr(memo, "leader", None)
+    if leader is not None and not leader.is_leader():
+        return
     raw = _plain(body)
     poll_seconds = float(((raw.get("spec") or {}).get("workers") or {}).get("pollSeconds", 10))
     last_poll = getattr(memo, "last_poll", None)
