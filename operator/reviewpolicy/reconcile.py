@@ -3,7 +3,8 @@ the status patch and events it returns.
 
 Level-triggered and idempotent: every pass compares what is in force (status, Redis, the cluster) with
 the spec and fixes the difference, so a restarted operator or a retried pass does the right thing.
-One writer per policy (the timer) means conditions never race.
+One writer per policy (the timer of the one operator holding the Lease, see `lease`) means conditions
+never race. Each poll also reads Redis and the cluster back and repairs drift (`drift`, the CronJob).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -19,37 +19,27 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from reviewops.policy.store import write_policy
-from reviewops.queue import backlog, keys
-from reviewops.queue.backlog import Backlog
 from reviewops.queue.keys import DEAD_LETTERS_PENDING_KEY
 from reviewpolicy import drift, replay, status
+from reviewpolicy.autoscale import (
+    DEFAULT_QUEUES,
+    PAUSED_ANNOTATION,
+    PAUSED_REPLICAS_ANNOTATION,
+    paused_replicas,
+    read_backlog,
+    read_dead_letters,
+    scale,
+)
 from reviewpolicy.kube import Kube, KubeError
 from reviewpolicy.limits import SpecError, snapshot_from_spec
-from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide
+from reviewpolicy.outcome import Event, Outcome
+
+__all__ = [  # the pass's parts, importable from here as before the split
+    "DEAD_LETTERS_PENDING_KEY", "DEFAULT_QUEUES", "PAUSED_ANNOTATION", "PAUSED_REPLICAS_ANNOTATION", "Event",
+    "Outcome", "connect_redis", "paused_replicas", "read_backlog", "read_dead_letters", "reconcile",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-DEFAULT_QUEUES = keys.QUEUES
-PAUSED_ANNOTATION = "reviewops.dev/paused"  # "true": the operator leaves the replica count alone
-PAUSED_REPLICAS_ANNOTATION = "reviewops.dev/paused-replicas"  # "N": scale to N and hold there
-
-
-@dataclass
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
-@dataclass
-class Outcome:
-    status: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
-    scaled: str | None = None  # "up" | "down" when the Deployment was patched
-    replay_job_created: bool = False
-    errors: list[str] = field(default_factory=list)
-    repairs: list[str] = field(default_factory=list)  # drift repaired in this pass, for DriftRepaired
-    scaler_error: bool = False  # the backlog could not be read (reviewops_operator_scaler_errors_total)
 
 
 def connect_redis(url: str) -> redis.Redis:
@@ -57,36 +47,6 @@ def connect_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(
         url, socket_timeout=3, socket_connect_timeout=2, retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1)
     )
-
-
-def read_backlog(
-    client: redis.Redis, queues: list[str], now: float, horizon: float
-) -> dict[str, Backlog] | None:
-    """Each queue's backlog, delayed messages split at `now + horizon` (one poll ahead)."""
-    try:
-        return {
-            q: backlog.read_backlog(client, q, now_ms=now * 1000, horizon_seconds=horizon) for q in queues
-        }
-    except redis.RedisError as exc:
-        log.warning("cannot read the backlog from Redis: %s", exc)
-        return None
-
-
-def read_dead_letters(client: redis.Redis) -> int | None:
-    """The DLQ component keeps the pending dead-letter count in a plain string key."""
-    try:
-        raw = client.get(DEAD_LETTERS_PENDING_KEY)
-    except redis.RedisError:
-        return None
-    try:
-        return max(0, int(raw)) if raw is not None else 0
-    except (TypeError, ValueError):
-        return None
-
-
-def _replicas(deployment: dict[str, Any]) -> int:
-    value = (deployment.get("spec") or {}).get("replicas")
-    return int(value) if value is not None else 1  # the API server's default
 
 
 def _cronjob_fingerprint(manifest: dict[str, Any] | None) -> str:
@@ -161,105 +121,6 @@ def _applied(generation: int, snapshot: Any, reason: str, note: str = "") -> dic
         f"generation {generation}: default and {len(snapshot.tenants)} tenant override(s) in Redis{note}",
         generation=generation,
     )  # fmt: skip
-
-
-def scale(
-    body: dict[str, Any], deployment: dict[str, Any] | None, client: redis.Redis, kube: Kube, now: float,
-    out: Outcome,
-) -> Decision | None:  # fmt: skip
-    """Poll the backlog and patch the worker Deployment's scale subresource when the decision says so."""
-    meta, spec = body["metadata"], body.get("spec") or {}
-    workers = spec.get("workers") or {}
-    generation = int(meta.get("generation") or 1)
-    name = workers.get("deploymentName", "reviewops-worker")
-    prior = body.get("status") or {}
-    conditions = out.status.setdefault("_conditions", [])
-    if deployment is None:
-        conditions.append(
-            status.condition(
-                status.SCALING_ACTIVE, False, "DeploymentNotFound",
-                f"worker Deployment {meta['namespace']}/{name} does not exist", generation=generation,
-            )
-        )  # fmt: skip
-        return None
-    queues = list(workers.get("queues") or DEFAULT_QUEUES)
-    horizon = float(workers.get("pollSeconds", 10))
-    backlogs = read_backlog(client, queues, now, horizon)
-    dead = read_dead_letters(client)
-    current = _replicas(deployment)
-    scaling_spec = ScalingSpec.from_workers(workers)
-    state = ScalingState.from_status(prior.get("scaling"))
-    runnable = None if backlogs is None else sum(b.runnable for b in backlogs.values())
-    paused = paused_replicas(meta.get("annotations"), current)
-    if paused is not None:
-        decision = Decision(paused, None, "none", f"paused by annotation: holding {paused} replicas", state)
-        if paused != current:
-            decision = Decision(paused, None, "up" if paused > current else "down",
-                                f"paused by annotation at {paused} replicas", state)  # fmt: skip
-    else:
-        decision = decide(scaling_spec, current, runnable, now, state)
-    out.scaler_error = backlogs is None
-    out.status["backlog"] = runnable
-    out.status["backlogByQueue"] = None if backlogs is None else {q: b.runnable for q, b in backlogs.items()}
-    out.status["delayed"] = None if backlogs is None else sum(b.delayed_later for b in backlogs.values())
-    out.status["delayedByQueue"] = (
-        None if backlogs is None else {q: b.delayed_later for q, b in backlogs.items()}
-    )
-    if dead is not None:
-        out.status["deadLetters"] = dead
-    out.status["desiredReplicas"] = decision.desired
-    out.status["currentReplicas"] = current
-    out.status["scaling"] = decision.state.to_status()
-    if decision.desired != current:
-        detail = ", ".join(f"{q}={b.runnable}" for q, b in (backlogs or {}).items())
-        message = f"{current} -> {decision.desired} replicas: {decision.reason}" + (
-            f" [{detail}]" if detail else ""
-        )
-        try:
-            kube.scale_deployment(meta["namespace"], name, decision.desired)
-        except KubeError as exc:
-            out.errors.append(str(exc))
-            conditions.append(
-                status.condition(status.SCALING_ACTIVE, False, "ScaleFailed", str(exc), generation=generation)
-            )
-            return decision
-        out.scaled = decision.direction
-        out.status["currentReplicas"] = decision.desired
-        out.status["lastScaleTime"] = status.rfc3339()
-        out.status["lastScaleReason"] = message
-        reason = "ScaledUp" if decision.desired > current else "ScaledDown"
-        out.events.append(Event("Normal" if not decision.error else "Warning", reason, message))
-    prior_reason = (status.find(prior.get("conditions"), status.SCALING_ACTIVE) or {}).get("reason")
-    if paused is not None:
-        conditions.append(
-            status.condition(status.SCALING_ACTIVE, False, "Paused", decision.reason, generation=generation)
-        )
-    elif decision.error:
-        reason = "FallbackReplicas" if decision.fallback else "BacklogUnavailable"
-        if prior_reason not in ("BacklogUnavailable", "FallbackReplicas"):
-            out.events.append(Event("Warning", "BacklogUnavailable", decision.reason))
-        conditions.append(
-            status.condition(status.SCALING_ACTIVE, False, reason, decision.reason, generation=generation)
-        )
-    else:
-        conditions.append(
-            status.condition(
-                status.SCALING_ACTIVE, True, "BacklogRead", decision.reason, generation=generation
-            )
-        )
-    return decision
-
-
-def paused_replicas(annotations: dict[str, str] | None, current: int) -> int | None:
-    """The replica count a pause annotation pins, or None when scaling is not paused (KEDA's
-    `autoscaling.keda.sh/paused` and `paused-replicas`, under our own prefix)."""
-    annotations = annotations or {}
-    pinned = annotations.get(PAUSED_REPLICAS_ANNOTATION, "").strip()
-    if pinned.isdigit():
-        return int(pinned)
-    if annotations.get(PAUSED_ANNOTATION, "").strip().lower() == "true":
-        return current
-    return None
 
 
 def handle_replay(
