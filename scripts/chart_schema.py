@@ -364,7 +364,9 @@ schema = {
                 }
             )
         ),
-        "operator": obj(sched({"enabled": BOOL, "clusterWide": BOOL, "replicas": integer(1, 5)}, spread=False)),
+        "operator": obj(
+            sched({"enabled": BOOL, "clusterWide": BOOL, "replicas": integer(1, 5)}, spread=False)
+        ),
         "migrations": obj(
             {
                 "enabled": BOOL,

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from reviewops.db.session import Database
 from reviewops.queue.backlog import queue_backlog
+from reviewops.queue.keys import NAMESPACE, delayed_messages_key, messages_key, ready_key
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,16 @@ def _timestamp(body: bytes | str | None) -> int | None:
 
 
 def oldest_message_timestamp(
-    client: redis.Redis, queue: str, namespace: str = "dramatiq", limit: int = SCAN_LIMIT
+    client: redis.Redis, queue: str, namespace: str = NAMESPACE, limit: int = SCAN_LIMIT
 ) -> int | None:
     """Smallest message_timestamp (ms) found in the queue's hashes, scanning at most `limit` entries each."""
     stamps: list[int] = []
-    head = client.lindex(f"{namespace}:{queue}", 0)
+    head = client.lindex(ready_key(queue, namespace), 0)
     if head is not None:
-        stamp = _timestamp(client.hget(f"{namespace}:{queue}.msgs", head))
+        stamp = _timestamp(client.hget(messages_key(queue, namespace), head))
         if stamp is not None:
             stamps.append(stamp)
-    for key in (f"{namespace}:{queue}.msgs", f"{namespace}:{queue}.DQ.msgs"):
+    for key in (messages_key(queue, namespace), delayed_messages_key(queue, namespace)):
         for seen, (_id, body) in enumerate(client.hscan_iter(key, count=200)):
             if seen >= limit:
                 break
