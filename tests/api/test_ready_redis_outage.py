@@ -6,6 +6,7 @@ once Redis is back (the outbox sweeper), so nothing GitHub sent is lost.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,8 @@ from tests.support.waiting import wait_until
 from tests.support.webhooks import load_payload, signed_request
 
 pytestmark = pytest.mark.timeout(90)
+
+PROBE_TIMEOUT_SECONDS = 3  # charts/reviewops/templates/api/deployment.yaml: readinessProbe.timeoutSeconds
 
 
 @pytest.fixture
@@ -73,3 +76,23 @@ def test_ready_and_webhooks_accepted_while_redis_is_down(
                 client.close()
     finally:
         broker.close()
+
+
+def test_a_broker_that_never_answers_does_not_time_the_probe_out(settings: Any, db: Any) -> None:
+    """A partitioned Redis accepts the connection (the kernel's backlog) and never answers a PING: /ready
+    must still answer within the kubelet's probe timeout (the chart's 3 s), 200 with the broker named."""
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(16)  # never accepted, never answered
+    url = f"redis://127.0.0.1:{blackhole.getsockname()[1]}/0"
+    broker = build_broker(url)
+    app = create_app(settings.model_copy(update={"redis_url": url}), db=db, broker=broker)
+    try:
+        with serve(app) as base, httpx.Client(base_url=base, timeout=PROBE_TIMEOUT_SECONDS) as http:
+            for _ in range(3):  # a check still hanging from the last probe is reported, not waited for
+                ready = http.get("/ready")
+                assert ready.status_code == 200, ready.text
+                assert ready.json()["down"] == ["broker"] and ready.json()["status"] == "degraded"
+    finally:
+        broker.close()
+        blackhole.close()
