@@ -13,7 +13,7 @@ from api.deps import AdminDep, BrokerDep, DbDep, RedisDep
 from reviewops.db.models import Review, Tenant, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.queue.backlog import total_backlog
-from reviewops.queue.keys import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
+from reviewops.queue.names import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin: stats"])
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import redis
 
-from reviewops.queue import backlog, keys
+from reviewops.queue import backlog
 from reviewops.queue.backlog import Backlog
-from reviewops.queue.keys import DEAD_LETTERS_PENDING_KEY
+from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY, WORK_QUEUES
 from reviewpolicy import status
 from reviewpolicy.kube import Kube, KubeError
 from reviewpolicy.outcome import Event, Outcome
@@ -22,7 +22,7 @@ from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUES = keys.QUEUES
+DEFAULT_QUEUES = WORK_QUEUES
 PAUSED_ANNOTATION = "reviewops.dev/paused"  # "true": the operator leaves the replica count alone
 PAUSED_REPLICAS_ANNOTATION = "reviewops.dev/paused-replicas"  # "N": scale to N and hold there
 

@@ -15,11 +15,10 @@ import logging
 from typing import Any
 
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
+from reviewops import redis_client
 from reviewops.policy.store import write_policy
-from reviewops.queue.keys import DEAD_LETTERS_PENDING_KEY
+from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY
 from reviewpolicy import drift, replay, status
 from reviewpolicy.autoscale import (
     DEFAULT_QUEUES,
@@ -44,9 +43,7 @@ log = logging.getLogger(__name__)
 
 def connect_redis(url: str) -> redis.Redis:
     """A client that fails fast: a pass must not hang on a dead Redis (it holds replicas and says so)."""
-    return redis.Redis.from_url(
-        url, socket_timeout=3, socket_connect_timeout=2, retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1)
-    )
+    return redis_client.connect(url, socket_timeout=3, retries=1)
 
 
 def _cronjob_fingerprint(manifest: dict[str, Any] | None) -> str:

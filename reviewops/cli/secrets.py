@@ -40,8 +40,8 @@ def rotate_webhook_secret(
     if audit:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from reviewops.audit import record_now
         from reviewops.db.session import Database
-        from reviewops.pipeline.audit import record_now
 
         db = Database(settings.database_url)
         try:
@@ -50,7 +50,7 @@ def rotate_webhook_secret(
                 "cli",
                 "webhook_secret.rotation_started",
                 None,
-                configured=len(settings.webhook_secret_values()),
+                details={"configured": len(settings.webhook_secret_values())},
             )
         except SQLAlchemyError as exc:
             typer.echo(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import orjson
 import redis
 
-from reviewops.queue.keys import NAMESPACE, delayed_messages_key, messages_key
+from reviewops.queue.names import NAMESPACE, delayed_messages_key, messages_key
 
 SCAN_COUNT = 500
 

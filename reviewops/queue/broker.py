@@ -15,7 +15,7 @@ from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from reviewops.queue import encoding
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
-from reviewops.queue.keys import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
+from reviewops.queue.names import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
 from reviewops.queue.retries import ClassifiedRetries
 
 encoding.install()

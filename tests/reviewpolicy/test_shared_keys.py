@@ -1,4 +1,4 @@
-"""The operator names no queue or Redis key of the workers itself: they come from reviewops.queue.keys (and
+"""The operator names no queue or Redis key of the workers itself: they come from reviewops.queue.names (and
 reviewops.policy.store), so a rename reaches every component at once."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The backlog as the operator counts it, from real dramatiq messages in a real Redis: delayed messages are
-split at a horizon by their eta; the keys come from reviewops.queue.keys, as the broker writes them."""
+split at a horizon by their eta; the keys come from reviewops.queue.names, as the broker writes them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from reviewops.queue import keys
+from reviewops.queue import names as keys
 from reviewops.queue.backlog import Backlog, queue_backlog, read_backlog
 from reviewops.queue.broker import build_broker, delivery_message, enqueue_delivery
 
