@@ -179,9 +179,7 @@ async def receive_github_webhook(request: Request) -> Response:
     try:
         body = await read_body_capped(request, settings.webhook_max_body_bytes)
         try:
-            signatures.verify(
-                body, x_hub_signature_256, [s.get_secret_value() for s in settings.webhook_secrets]
-            )
+            signatures.verify(body, x_hub_signature_256, settings.webhook_secret_values())
         except signatures.SignatureError as exc:
             metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
             await _report_signature_failure(request, db, exc.reason)

@@ -158,7 +158,7 @@ def test_components_are_wired_as_the_issue_says(rendered: Rendered) -> None:
     # the operator owns the worker count; an upgrade must not reset it
     assert "replicas" not in worker_deploy["spec"]
     operator = rendered.one("Deployment", "reviewops-operator")
-    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "Recreate"}
+    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "RollingUpdate"}
     container = operator["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][0] == "operator"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
