@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.secrets_corpus import Case, cases  # noqa: E402
+from tests.support.secrets_corpus import Case, cases
 
 Scanner = Callable[[Case], list[str]]  # returns the values (or snippets) it reported
 
@@ -61,8 +61,20 @@ def kingfisher_all(corpus: list[Case]) -> tuple[dict[str, list[str]], float]:
             target = Path(tmp, case.id, case.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("\n".join(case.added) + "\n")
-        args = [str(binary), "scan", "--no-validate", "--no-update-check", "-q", "-f", "json", "--git-history", "none"]
-        subprocess.run([*args, str(Path(tmp, corpus[0].id))], capture_output=True, check=False)  # warm the cache
+        args = [
+            str(binary),
+            "scan",
+            "--no-validate",
+            "--no-update-check",
+            "-q",
+            "-f",
+            "json",
+            "--git-history",
+            "none",
+        ]
+        subprocess.run(
+            [*args, str(Path(tmp, corpus[0].id))], capture_output=True, check=False
+        )  # warm the cache
         started = time.perf_counter()
         subprocess.run([*args, str(Path(tmp, corpus[1].id))], capture_output=True, check=False)
         per_diff = time.perf_counter() - started

@@ -30,7 +30,9 @@ _B64_RUN = re.compile(r"[A-Za-z0-9+/=]{16,}")
 _BODY_REST = re.compile(r"^[\s\d+\-|>\"'`,;]*(?:\\r)?(?:\\n)?[\s\"'`,;\\]*$")
 _PEM_HEADER = re.compile(r"^[\s\d+\-|>\"'`]*(?:Proc-Type|DEK-Info|Comment):")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{32,}={0,2}(?![A-Za-z0-9_\-+/])")
-_TEMPLATE_ONLY = re.compile(r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}|%\(\w+\)s)$")
+_TEMPLATE_ONLY = re.compile(
+    r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}|%\(\w+\)s)$"
+)
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 

@@ -44,13 +44,32 @@ URL_USERINFO = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://(?P<user>[^:/\s@\"'`<>]{0,128}):"
     r"(?P<value>[^@/\s\"'`<>]{1,256})@(?P<host>[A-Za-z0-9.\-\[\]_]+)"
 )
+# Unambiguous provider prefixes, matched leniently on length: a safety net under Betterleaks' exact rules
+# (a token one character off a documented length is still a token).
+PROVIDER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("github-token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,255}\b")),
+    ("github-fine-grained-pat", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,255}\b")),
+    ("gitlab-token", re.compile(r"\bgl(?:pat|dt|rt|ptt|cbt|oas)-[A-Za-z0-9_-]{20,}\b")),
+    ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
+    ("slack-token", re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{20,}")),
+    ("stripe-live-key", re.compile(r"\b(?:sk|rk)_live_[A-Za-z0-9]{20,}\b")),
+    ("anthropic-api-key", re.compile(r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{40,}")),
+    ("openai-api-key", re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}")),
+    ("gcp-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
+    ("npm-token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
+    ("pypi-token", re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{50,}")),
+    ("sendgrid-api-key", re.compile(r"\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{40,45}")),
+    ("huggingface-token", re.compile(r"\bhf_[A-Za-z]{30,40}\b")),
+)
 # Words and shapes that mark a value as a stand-in, not a credential (never a list of specific values).
 _PLACEHOLDER_WORD = re.compile(
     r"(?i)example|sample|dummy|fake|placeholder|changeme|change[_-]?me|your[_-]|<[^>]*>|redacted|not[_-]?a[_-]?real"
     r"|insert[_-]|replace[_-]?me|xxxx|\*\*\*|lorem|foobar|secret[_-]?here|key[_-]?here|token[_-]?here"
 )
 _TEMPLATE = re.compile(r"^\$|\$\{|\{\{|\}\}|%\(|^\{|\}$|^<|>$|^%[A-Z_]+%$")
-_WEAK_PASSWORDS = re.compile(r"(?i)^(?:pass(?:word)?|passwd|pwd|secret|user(?:name)?|admin|root|test\w*|guest|x+|\*+)$")
+_WEAK_PASSWORDS = re.compile(
+    r"(?i)^(?:pass(?:word)?|passwd|pwd|secret|user(?:name)?|admin|root|test\w*|guest|x+|\*+)$"
+)
 _CONFIG_EXT = (".env", ".ini", ".cfg", ".conf", ".properties", ".yaml", ".yml", ".toml", ".npmrc", ".pypirc",
                ".sh", ".bash", ".zsh", ".tf", ".tfvars", ".md", ".rst", ".txt", ".dockerfile")  # fmt: skip
 
@@ -109,6 +128,9 @@ def _url_password_ok(match: re.Match[str]) -> bool:
 def own_detections(path: str, line: str) -> list[Detection]:
     """The cases Betterleaks has no rule for (see the module docstring)."""
     found = [Detection("aws-secret-access-key", m.group("value")) for m in AWS_SECRET.finditer(line)]
+    found += [
+        Detection(kind, m.group(0)) for kind, pattern in PROVIDER_PATTERNS for m in pattern.finditer(line)
+    ]
     found = [d for d in found if not is_placeholder(d.value, generic=False)]
     for m in KEYWORD_VALUE.finditer(line):
         value = m.group("value").rstrip(".:")

@@ -57,10 +57,16 @@ GENERATORS: dict[str, Callable[[random.Random], str]] = {
     "aws_secret": lambda r: _draw(r, B64, 40),
     "stripe_live": lambda r: "sk_live_" + _draw(r, ALNUM, 99),
     "stripe_restricted": lambda r: "rk_live_" + _draw(r, ALNUM, 24),
-    "slack_bot": lambda r: f"xoxb-{_draw(r, '0123456789', 12)}-{_draw(r, '0123456789', 13)}-{_draw(r, ALNUM, 24)}",
+    "slack_bot": lambda r: (
+        f"xoxb-{_draw(r, '0123456789', 12)}-{_draw(r, '0123456789', 13)}-{_draw(r, ALNUM, 24)}"
+    ),
     "slack_webhook": lambda r: (
-        "https://hooks.slack.com/services/T" + _draw(r, UPPER32, 8) + "/B" + _draw(r, UPPER32, 10)
-        + "/" + _draw(r, ALNUM, 24)
+        "https://hooks.slack.com/services/T"
+        + _draw(r, UPPER32, 8)
+        + "/B"
+        + _draw(r, UPPER32, 10)
+        + "/"
+        + _draw(r, ALNUM, 24)
     ),
     "google_api": lambda r: "AIza" + _draw(r, URLSAFE, 35),
     "anthropic": lambda r: "sk-ant-api03-" + _draw(r, URLSAFE, 93) + "AA",
@@ -112,7 +118,9 @@ class Case:
         new = [*self.context, *self.added]
         head = f"diff --git a/{self.path} b/{self.path}\n--- a/{self.path}\n+++ b/{self.path}\n"
         hunk = f"@@ -{1 if old else 0},{len(old)} +1,{len(new)} @@\n"
-        body = [f" {c}" for c in self.context] + [f"-{r}" for r in self.removed] + [f"+{a}" for a in self.added]
+        body = (
+            [f" {c}" for c in self.context] + [f"-{r}" for r in self.removed] + [f"+{a}" for a in self.added]
+        )
         return head + hunk + "\n".join(body) + "\n"
 
 
@@ -138,11 +146,22 @@ def cases(seed: int = 16) -> list[Case]:
         # Must be found: the values on added lines of a credential case. Must never leak: every value.
         public = set(entry.get("public", []))
         secret_values = [v for name, v in values.items() if name not in public]
-        secrets = tuple(_secret_parts(v) for v in secret_values if entry["kind"] != "decoy" and v in added_text)
+        secrets = tuple(
+            _secret_parts(v) for v in secret_values if entry["kind"] != "decoy" and v in added_text
+        )
         planted = tuple(_secret_parts(v) for v in secret_values)
         out.append(
-            Case(entry["id"], entry["path"], entry.get("provider", "decoy"), entry["kind"], tuple(lines),
-                 tuple(removed), tuple(context), secrets, planted)  # fmt: skip
+            Case(
+                entry["id"],
+                entry["path"],
+                entry.get("provider", "decoy"),
+                entry["kind"],
+                tuple(lines),
+                tuple(removed),
+                tuple(context),
+                secrets,
+                planted,
+            )
         )
     return out
 
@@ -161,7 +180,11 @@ def leaked(text: str, case: Case) -> list[str]:
     for secret in case.planted:
         pieces = secret.replace("\\n", "\n").split("\n")
         for piece in pieces:
-            probes = [piece[i : i + 12] for i in range(0, max(1, len(piece) - 11), 6)] if len(piece) > 12 else [piece]
+            probes = (
+                [piece[i : i + 12] for i in range(0, max(1, len(piece) - 11), 6)]
+                if len(piece) > 12
+                else [piece]
+            )
             if any(p and p in text for p in probes):
                 found.append(piece[:4] + "…")
                 break

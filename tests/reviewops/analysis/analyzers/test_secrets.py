@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import random
 
 import pytest
 
@@ -18,7 +20,10 @@ FINE_GRAINED = (
 )
 AWS_KEY = "AKIA" + "Q3EGXYZ7PLMN4RST"
 PASSWORD = "correct-Horse-battery-9"
-SECRETS = [GH_TOKEN, FINE_GRAINED, AWS_KEY, PASSWORD]
+# A key body drawn at test time (a stored one would trip push protection); real bodies are long.
+KEY_BODY = base64.b64encode(random.Random(7).randbytes(600)).decode()
+KEY_LINES = [KEY_BODY[i : i + 64] for i in range(0, len(KEY_BODY), 64)]
+SECRETS = [GH_TOKEN, FINE_GRAINED, AWS_KEY, PASSWORD, *KEY_LINES]
 
 
 def _file() -> object:
@@ -31,7 +36,7 @@ def _file() -> object:
             f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"',
             f'db_password = "{PASSWORD}"',
             "PRIVATE = '''-----BEGIN RSA PRIVATE KEY-----",
-            "MIIEowIBAAKCAQEA",
+            *KEY_LINES,
             "-----END RSA PRIVATE KEY-----'''",
             'password = os.environ["DB_PASSWORD"]',
             'api_key = "${API_KEY}"',
@@ -45,8 +50,8 @@ def test_each_credential_is_an_error_on_its_line() -> None:
     by_line = {f.start_line: f for f in findings}
     assert sorted(by_line) == [2, 3, 4, 5, 6]  # env lookups, templates and allowlisted lines are not
     assert all(f.severity is Severity.ERROR for f in findings)
-    assert by_line[2].rule_id == "secrets/github-token"
-    assert by_line[3].rule_id == "secrets/github-token"
+    assert by_line[2].rule_id == "secrets/github-pat"
+    assert by_line[3].rule_id == "secrets/github-fine-grained-pat"
     assert "AWS" in by_line[4].message
     assert by_line[6].rule_id == "secrets/private-key"
     assert by_line[2].line_content == 'GITHUB_TOKEN = "[REDACTED]"'
