@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from reviewops.analysis.secretscan import (
     AWS_SECRET,
     KEYWORD_VALUE,
+    PROVIDER_PATTERNS,
     REDACTED,
     URL_USERINFO,
     _betterleaks,
@@ -32,6 +33,11 @@ _PEM_HEADER = re.compile(r"^[\s\d+\-|>\"'`]*(?:Proc-Type|DEK-Info|Comment):")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{32,}={0,2}(?![A-Za-z0-9_\-+/])")
 _TEMPLATE_ONLY = re.compile(
     r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}|%\(\w+\)s)$"
+)
+_BEARER = re.compile(r"(?i)\b(?:bearer|token|basic)\s+([^\s\"'`,;]{8,})")
+_QUERY_SECRET = re.compile(
+    r"(?i)[?&;](?:key|api[_-]?key|apikey|token|access[_-]?token|secret|password|passwd|pwd|sig|signature"
+    r"|client[_-]?secret)=([^&\s\"'#`]{6,})"
 )
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
@@ -106,6 +112,9 @@ def candidates(text: str) -> set[str]:
     found: set[str] = {value for _rule, value, _line in _betterleaks(text)}
     for line in text.split("\n"):
         found.update(m.group("value") for m in AWS_SECRET.finditer(line))
+        found.update(m.group(0) for _kind, pattern in PROVIDER_PATTERNS for m in pattern.finditer(line))
+        found.update(m.group(1) for m in _BEARER.finditer(line) if re.search(r"\d", m.group(1)))
+        found.update(m.group(1) for m in _QUERY_SECRET.finditer(line) if _keyword_candidate(m.group(1)))
         for m in KEYWORD_VALUE.finditer(line):
             if _keyword_candidate(m.group("value")):
                 found.add(m.group("value").rstrip(".:"))
