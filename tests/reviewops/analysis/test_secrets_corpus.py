@@ -80,7 +80,7 @@ def test_no_planted_value_in_any_engine_output(seed: int) -> None:
             below_threshold=0,
             threshold=Severity.INFO,
             notes=result.notes,
-        )  # fmt: skip
+        )
     )
     blob = "\n".join(outputs)
     assert {c.id: leaked(blob, c) for c in corpus if leaked(blob, c)} == {}
