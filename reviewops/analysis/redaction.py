@@ -126,6 +126,15 @@ def candidates(text: str) -> set[str]:
     return {v for v in found if len(v) >= 4}
 
 
+def _parts(value: str) -> list[str]:
+    """What to replace for one value: itself, or for a multi-line match only its random-looking runs
+    (a rule's match may span ordinary lines between a BEGIN and a later END; those lines stay)."""
+    if "\n" not in value:
+        return [value] if len(value) >= 4 else []
+    runs = [m.group(0) for m in _B64_RUN.finditer(value) if len(m.group(0)) >= 32]
+    return [r for r in runs if _high_entropy_token(r) or entropy(r) >= 4.5]
+
+
 def redact_lines(lines: Sequence[str], path: str = "") -> list[str]:
     """`lines` (same count, same order) with every credential and candidate replaced by [REDACTED].
 
@@ -136,7 +145,7 @@ def redact_lines(lines: Sequence[str], path: str = "") -> list[str]:
     values = candidates("\n".join(out))
     if not values:
         return out
-    parts = sorted({p for v in values for p in v.split("\n") if len(p) >= 4}, key=len, reverse=True)
+    parts = sorted({p for v in values for p in _parts(v)}, key=len, reverse=True)
     cleaned = []
     for line in out:
         for part in parts:
