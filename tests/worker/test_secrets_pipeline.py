@@ -27,7 +27,6 @@ from tests.worker.test_review_pipeline_real_engine import (  # noqa: F401  (fixt
     start_worker,
 )
 
-
 CORPUS = cases(777)
 F541_LINE = 'DB_PASSWORD = f"CorrectHorseBatteryStaple"'  # ruff offers a whole-line fix here
 

@@ -14,10 +14,10 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
+from reviewops.analysis.diff import parse_unified_diff
 from reviewops.analysis.llm.reviewer import LLMAnalyzer
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import AnalysisContext
-from reviewops.analysis.diff import parse_unified_diff
 from reviewops.cli.main import app
 from reviewops.telemetry.logging import configure_logging
 from tests.support.fake_openai import FakeOpenAI
