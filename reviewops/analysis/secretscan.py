@@ -113,7 +113,9 @@ def generic_value_ok(value: str, *, quoted: bool, path: str) -> bool:
         return False  # words, labels and header names; a long random value may lack digits
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+", value):
         return False  # a dotted name
-    if re.fullmatch(r"\.{0,2}/[\w./-]*|(?:[A-Za-z_.-]+/)+[A-Za-z_.-]*|[A-Za-z]+(?:[-_][A-Za-z]+)+", value):
+    if re.fullmatch(
+        r"\.{0,2}/(?:[A-Za-z_.-]+/?)*|(?:[A-Za-z_.-]+/)+[A-Za-z_.-]*|[A-Za-z]+(?:[-_][A-Za-z]+)+", value
+    ):
         return False  # a path, or words joined by dashes or underscores
     return not is_placeholder(value, generic=True)
 
@@ -122,6 +124,10 @@ def _url_password_ok(match: re.Match[str]) -> bool:
     value, user = match.group("value"), match.group("user")
     if value == user or _WEAK_PASSWORDS.match(value) or len(value) < 6:
         return False
+    if re.fullmatch(
+        r"(?i)(?:pass(?:word)?|secret|pwd)(?:%[0-9a-f]{2}|[\W_])*(?:pass(?:word)?|secret|pwd)?\d?", value
+    ):
+        return False  # URL-parser test vectors: the keyword as its own value, percent-encoded
     return not is_placeholder(value, generic=True)
 
 
@@ -171,8 +177,12 @@ def scan_added(path: str, added: dict[int, str]) -> list[Detection]:
         found.setdefault(value, Detection(rule, value, generic, numbers[min(index, len(numbers)) - 1]))
     for number in numbers:
         for det in own_detections(path, added[number]):
-            if not any(det.value in v or v in det.value for v in found):
-                found[det.value] = Detection(det.kind, det.value, det.generic, number)
+            overlapping = [v for v in found if det.value in v or v in det.value]
+            if overlapping and (det.generic or not all(found[v].generic for v in overlapping)):
+                continue
+            for v in overlapping:  # a provider format beats a generic keyword match of the same value
+                del found[v]
+            found[det.value] = Detection(det.kind, det.value, det.generic, number)
     # A value nested in another (a token inside a keyword assignment) is one finding, not two.
     kept: list[Detection] = []
     for value in sorted(found, key=len, reverse=True):

@@ -10,7 +10,7 @@ from reviewops.analysis.analyzers.python_lint import PythonLintAnalyzer
 from reviewops.analysis.analyzers.secrets import SecretsAnalyzer
 from reviewops.analysis.diff import parse_unified_diff
 from reviewops.analysis.engine import run_review
-from reviewops.analysis.model import AnalysisContext, Severity
+from reviewops.analysis.model import AnalysisContext, Finding, Severity
 from reviewops.analysis.output import comment_body, to_json, to_sarif, to_text
 from reviewops.github.render import annotation, inline_comment, summary_body
 from tests.support.secrets_corpus import Case, cases, leaked
@@ -18,7 +18,7 @@ from tests.support.secrets_corpus import Case, cases, leaked
 SEEDS = [16, 2026, 31337]  # each seed is a fresh set of credentials
 
 
-def _findings(case: Case) -> list:  # type: ignore[type-arg]
+def _findings(case: Case) -> list[Finding]:
     files = parse_unified_diff(case.diff())
     return SecretsAnalyzer().analyze(AnalysisContext(files=files))
 

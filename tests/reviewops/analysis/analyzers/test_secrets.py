@@ -115,3 +115,30 @@ def test_other_analyzers_cannot_leak_a_secret_either() -> None:
     assert GH_TOKEN not in to_json(result) and GH_TOKEN not in repr(result.findings)
     echo = next(f for f in result.findings if f.rule_id == "echo/x")
     assert echo.suggestion is None and echo.message == "saw [REDACTED]"
+
+
+def test_secrets_allow_paths_values_and_fingerprints_silence_findings() -> None:
+    from reviewops.analysis.config import parse_repo_config
+
+    changed = new_file(
+        "tests/vectors/urls.json", [f'"{GH_TOKEN}"', f'"{AWS_KEY}"', f'{{"db_password": "{PASSWORD}"}}']
+    )
+    every = SecretsAnalyzer().analyze(context(changed))
+    assert len(every) == 3
+    fingerprint = every[2].fingerprint
+    config = parse_repo_config(
+        f"secrets:\n  allow:\n    values: ['^ghp_']\n    fingerprints: [{fingerprint}]\n"
+    )
+    assert config.errors == ()
+    left = SecretsAnalyzer().analyze(context(changed, config=config))
+    assert [f.start_line for f in left] == [2]  # the token by regex, the password by fingerprint
+    by_path = parse_repo_config("secrets:\n  allow:\n    paths: ['tests/vectors/*.json']\n")
+    assert SecretsAnalyzer().analyze(context(changed, config=by_path)) == []
+
+
+def test_secrets_allow_rejects_a_bad_regex_and_keeps_the_rest() -> None:
+    from reviewops.analysis.config import parse_repo_config
+
+    config = parse_repo_config("severity_threshold: error\nsecrets:\n  allow:\n    values: ['(']\n")
+    assert config.severity_threshold is Severity.ERROR
+    assert any("secrets" in e and "invalid regex" in e for e in config.errors)
