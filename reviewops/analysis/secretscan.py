@@ -34,7 +34,7 @@ KEYWORD = (
 )
 # name (containing a keyword) then an assignment, then the value, optionally quoted (f/b/r strings too).
 KEYWORD_VALUE = re.compile(
-    r"(?i)(?P<key>[A-Za-z0-9_.-]*" + KEYWORD + r"[A-Za-z0-9_.-]*)[\"'\]]?\s*(?::=|=>|==|[:=])\s*"
+    r"(?i)(?P<key>" + KEYWORD + r"[A-Za-z0-9_.-]*)[\"'\]]?\s*(?::=|=>|==|[:=])\s*"
     r"(?P<quote>[fbrFBR]?[\"'`])?(?P<value>[A-Za-z0-9+/=_\-!*@#%^&~.$:]{8,})"
 )
 AWS_SECRET = re.compile(
@@ -61,6 +61,11 @@ PROVIDER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("sendgrid-api-key", re.compile(r"\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{40,45}")),
     ("huggingface-token", re.compile(r"\bhf_[A-Za-z]{30,40}\b")),
 )
+# Cheap first looks: only lines with a provider prefix or a keyword run the full patterns.
+_ANY_PREFIX = re.compile(
+    r"gh[pousr]_|github_pat_|gl[a-z]{2,3}-|A[A-Z0-9]{19}|xox|_live_|sk-|AIza|npm_|pypi-|SG\.|hf_"
+)
+_KEYWORD_HINT = re.compile(r"(?i)pass|pwd|secret|token|key|credential")
 # Words and shapes that mark a value as a stand-in, not a credential (never a list of specific values).
 _PLACEHOLDER_WORD = re.compile(
     r"(?i)example|sample|dummy|fake|placeholder|changeme|change[_-]?me|your[_-]|<[^>]*>|redacted|not[_-]?a[_-]?real"
@@ -134,15 +139,14 @@ def _url_password_ok(match: re.Match[str]) -> bool:
 def own_detections(path: str, line: str) -> list[Detection]:
     """The cases Betterleaks has no rule for (see the module docstring)."""
     found = [Detection("aws-secret-access-key", m.group("value")) for m in AWS_SECRET.finditer(line)]
-    found += [
-        Detection(kind, m.group(0)) for kind, pattern in PROVIDER_PATTERNS for m in pattern.finditer(line)
-    ]
+    if _ANY_PREFIX.search(line):
+        found += [Detection(kind, m.group(0)) for kind, p in PROVIDER_PATTERNS for m in p.finditer(line)]
     found = [d for d in found if not is_placeholder(d.value, generic=False)]
-    for m in KEYWORD_VALUE.finditer(line):
+    for m in KEYWORD_VALUE.finditer(line) if _KEYWORD_HINT.search(line) else ():
         value = m.group("value").rstrip(".:")
         if generic_value_ok(value, quoted=m.group("quote") is not None, path=path):
             found.append(Detection("generic-keyword-secret", value, generic=True))
-    for m in URL_USERINFO.finditer(line):
+    for m in URL_USERINFO.finditer(line) if "://" in line else ():
         if _url_password_ok(m):
             found.append(Detection("url-password", m.group("value"), generic=True))
     return found
