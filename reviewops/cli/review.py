@@ -13,7 +13,7 @@ from reviewops.analysis.config import CONFIG_PATH
 from reviewops.cli.common import settings_or_exit
 from reviewops.telemetry.logging import configure_logging
 
-# The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
+# The analyzers (Betterleaks, pydantic models) load inside the command, so `reviewops --help` and the
 # other commands do not pay for them.
 
 
