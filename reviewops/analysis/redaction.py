@@ -96,8 +96,10 @@ def _redact_pem(lines: list[str]) -> list[str]:
 def _keyword_candidate(value: str) -> bool:
     """A keyword's value the detector weighed: anything token-shaped that is not a template or a name."""
     value = value.rstrip(".:")
-    if len(value) < 6 or _TEMPLATE_ONLY.match(value) or _DOTTED_NAME.fullmatch(value):
+    if len(value) < 6 or _TEMPLATE_ONLY.match(value):
         return False
+    if _DOTTED_NAME.fullmatch(value) and (not re.search(r"\d", value) or entropy(value) < 3.5):
+        return False  # settings.SECRET_KEY, not hvs.<token>
     return bool(re.search(r"\d|[^A-Za-z_]", value)) or entropy(value) >= 3.0
 
 

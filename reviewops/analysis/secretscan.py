@@ -116,8 +116,9 @@ def generic_value_ok(value: str, *, quoted: bool, path: str) -> bool:
         return False
     if not re.search(r"\d", value) and (len(value) < 20 or entropy(value) < 4.0):
         return False  # words, labels and header names; a long random value may lack digits
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+", value):
-        return False  # a dotted name
+    dotted = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+", value)
+    if dotted and (not re.search(r"\d", value) or entropy(value) < 3.5):
+        return False  # a dotted name (settings.SECRET_KEY), not a dotted token (hvs.…)
     if re.fullmatch(
         r"\.{0,2}/(?:[A-Za-z_.-]+/?)*|(?:[A-Za-z_.-]+/)+[A-Za-z_.-]*|[A-Za-z]+(?:[-_][A-Za-z]+)+", value
     ):

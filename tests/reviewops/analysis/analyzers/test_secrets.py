@@ -142,3 +142,13 @@ def test_secrets_allow_rejects_a_bad_regex_and_keeps_the_rest() -> None:
     config = parse_repo_config("severity_threshold: error\nsecrets:\n  allow:\n    values: ['(']\n")
     assert config.severity_threshold is Severity.ERROR
     assert any("secrets" in e and "invalid regex" in e for e in config.errors)
+
+
+def test_a_dotted_token_is_a_credential_a_dotted_name_is_not() -> None:
+    token = "hvs." + base64.b64encode(random.Random(3).randbytes(24)).decode().replace("+", "a").replace(
+        "/", "b"
+    )
+    changed = new_file("deploy/.env", [f"VAULT_TOKEN={token}", "SECRET = settings.SECRET_KEY"])
+    findings = SecretsAnalyzer().analyze(context(changed))
+    assert [f.start_line for f in findings] == [1]
+    assert token not in repr(findings)
