@@ -36,9 +36,15 @@ def is_test_or_docs(path: str) -> bool:
 _ACRONYMS = frozenset({"aws", "gcp", "api", "pat", "url", "npm", "jwt", "ssh", "pem", "uri", "id", "sid"})
 
 
+_NAMES = {"github": "GitHub", "gitlab": "GitLab", "openai": "OpenAI", "sendgrid": "SendGrid", "pypi": "PyPI",
+          "huggingface": "Hugging Face", "digitalocean": "DigitalOcean", "anthropic": "Anthropic",
+          "slack": "Slack", "stripe": "Stripe", "twilio": "Twilio", "google": "Google", "azure": "Azure"}  # fmt: skip
+
+
 def kind_label(kind: str) -> str:
-    """`aws-access-key` -> `AWS access key` (rule ids read as words in a comment)."""
-    return " ".join(w.upper() if w in _ACRONYMS else w for w in kind.lower().split("-"))
+    """`aws-access-key` -> `AWS access key`, `github-pat` -> `GitHub PAT` (rule ids read as words)."""
+    words = kind.lower().split("-")
+    return " ".join(w.upper() if w in _ACRONYMS else _NAMES.get(w, w) for w in words)
 
 
 def severity(detections: list[Detection], path: str) -> Severity:
