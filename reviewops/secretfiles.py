@@ -14,8 +14,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +86,23 @@ def secret_file(path: Path) -> SecretFile:
 def split_secrets(raw: str) -> list[str]:
     """Several webhook secrets in one file or variable: separated by commas or newlines."""
     return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+
+
+def check_secret_sources(sources: Iterable[tuple[str, bool, Path | None]]) -> None:
+    """Each secret comes from its variable or its `_FILE`, not both, and a named file exists.
+
+    `sources`: (setting name, set inline, file path) per secret; errors name the variables to fix.
+    """
+    for name, inline, path in sources:
+        variable = f"REVIEWOPS_{name.upper()}"
+        if inline and path is not None:
+            raise ValueError(f"set {variable} or {variable}_FILE, not both")
+        if path is not None and not path.is_file():
+            raise ValueError(f"{variable}_FILE: no such file {path}")
+
+
+def secret_value(inline: SecretStr | None, path: Path | None) -> str | None:
+    """The secret in force: the file's current contents when a file is set, else the variable's value."""
+    if path is not None:
+        return secret_file(path).value() or None
+    return inline.get_secret_value() if inline else None

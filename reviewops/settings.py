@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from reviewops.secretfiles import secret_file, split_secrets
+from reviewops.secretfiles import check_secret_sources, secret_file, secret_value, split_secrets
 
 GITHUB_MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 
@@ -322,30 +322,11 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _check_private_key(self) -> Settings:
-        if self.github_private_key and self.github_private_key_file:
-            raise ValueError(
-                "set REVIEWOPS_GITHUB_PRIVATE_KEY or REVIEWOPS_GITHUB_PRIVATE_KEY_FILE, not both"
-            )
-        if self.github_private_key_file and not self.github_private_key_file.is_file():
-            raise ValueError(
-                f"REVIEWOPS_GITHUB_PRIVATE_KEY_FILE: no such file {self.github_private_key_file}"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _check_secret_files(self) -> Settings:
-        pairs = (
-            ("webhook_secrets", bool(self.webhook_secrets), self.webhook_secrets_file),
-            ("admin_token", self.admin_token is not None, self.admin_token_file),
-            ("llm_api_key", self.llm_api_key is not None, self.llm_api_key_file),
+    def _check_secret_sources(self) -> Settings:
+        check_secret_sources(
+            (name, getattr(self, name) not in (None, []), getattr(self, f"{name}_file"))
+            for name in ("webhook_secrets", "admin_token", "llm_api_key", "github_private_key")
         )
-        for name, inline, path in pairs:
-            variable = f"REVIEWOPS_{name.upper()}"
-            if inline and path is not None:
-                raise ValueError(f"set {variable} or {variable}_FILE, not both")
-            if path is not None and not path.is_file():
-                raise ValueError(f"{variable}_FILE: no such file {path}")
         return self
 
     # The secrets in force. With a *_FILE setting they come from the file, re-read when it changes
@@ -356,14 +337,10 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in self.webhook_secrets]
 
     def admin_token_value(self) -> str | None:
-        if self.admin_token_file is not None:
-            return secret_file(self.admin_token_file).value() or None
-        return self.admin_token.get_secret_value() if self.admin_token else None
+        return secret_value(self.admin_token, self.admin_token_file)
 
     def llm_api_key_value(self) -> str | None:
-        if self.llm_api_key_file is not None:
-            return secret_file(self.llm_api_key_file).value() or None
-        return self.llm_api_key.get_secret_value() if self.llm_api_key else None
+        return secret_value(self.llm_api_key, self.llm_api_key_file)
 
     @property
     def embedded(self) -> bool:
@@ -377,11 +354,7 @@ class Settings(BaseSettings):
         )
 
     def private_key_pem(self) -> str | None:
-        if self.github_private_key:
-            return self.github_private_key.get_secret_value()
-        if self.github_private_key_file:
-            return self.github_private_key_file.read_text()
-        return None
+        return secret_value(self.github_private_key, self.github_private_key_file)
 
 
 class ConfigurationError(Exception):

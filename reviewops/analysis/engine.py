@@ -18,7 +18,7 @@ from opentelemetry.trace import Status, StatusCode
 from reviewops.analysis.config import CONFIG_PATH, path_included
 from reviewops.analysis.diff import hunk_of
 from reviewops.analysis.model import AnalysisContext, Analyzer, ChangedFile, Finding, LLMUsage, Severity
-from reviewops.analysis.secretscan import redact_line
+from reviewops.credentials.redaction import redact_text
 from reviewops.telemetry.metrics import ANALYZER_RUNS, ANALYZER_SECONDS
 from reviewops.telemetry.tracing import tracer
 
@@ -42,20 +42,20 @@ def rank_key(finding: Finding) -> tuple[int, str, int, str]:
 
 
 def _scrub(finding: Finding) -> Finding:
-    """No analyzer may echo a secret: message, suggestion and line content pass the detector again."""
+    """No analyzer may echo a secret: message, suggestion and line content pass the redaction gate.
+
+    A suggestion is dropped when it or the flagged line needed any redaction: a redacted suggestion would
+    be broken code, and an unredacted one would print the credential (ruff's F541 fix is the whole line).
+    """
     path = finding.path
-
-    def clean(text: str) -> str:
-        return "\n".join(redact_line(path, line) for line in text.split("\n"))
-
+    line_content = redact_text(finding.line_content, path)
     suggestion = finding.suggestion
-    if suggestion is not None and clean(suggestion) != suggestion:
-        suggestion = None  # a redacted suggestion would be broken code: offer none
+    if suggestion is not None and (
+        line_content != finding.line_content or redact_text(suggestion, path) != suggestion
+    ):
+        suggestion = None
     return dataclasses.replace(
-        finding,
-        message=clean(finding.message),
-        suggestion=suggestion,
-        line_content=clean(finding.line_content),
+        finding, message=redact_text(finding.message, path), suggestion=suggestion, line_content=line_content
     )
 
 

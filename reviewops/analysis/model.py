@@ -102,6 +102,15 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class SecretsAllow:
+    """`secrets.allow` of `.reviewops.yaml`: credentials findings to accept where no pragma can be written."""
+
+    paths: tuple[str, ...] = ()  # globs: no secrets findings in these files
+    values: tuple[str, ...] = ()  # regexes: a detected value matching one (search) is not reported
+    fingerprints: frozenset[str] = frozenset()  # findings' fingerprints (as shown by the CLI's JSON)
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     """`.reviewops.yaml` from the base branch; `errors` names bad fields (the review still runs)."""
 
@@ -112,6 +121,7 @@ class RepoConfig:
     severity_threshold: Severity | None = None
     max_comments: int | None = None
     errors: tuple[str, ...] = ()
+    secrets_allow: SecretsAllow = field(default_factory=SecretsAllow)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from reviewops.telemetry.logging import configure_logging
 if TYPE_CHECKING:
     from reviewops.analysis.engine import ReviewResult
 
-# The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
+# The analyzers (Betterleaks, pydantic models) load inside the command, so `reviewops --help` and the
 # other commands do not pay for them.
 
 

@@ -61,7 +61,7 @@ def test_text_output_and_exit_code(repo: Path) -> None:
     proc = _review(repo, "--git", "HEAD~1..HEAD")
     assert proc.returncode == 1, proc.stderr  # the token is an error, --fail-on defaults to error
     out = proc.stdout
-    assert "app.py:10: error: Possible GitHub Token" in out
+    assert "app.py:10: error: Possible GitHub PAT" in out
     assert "app.py:1: warning: F401" in out
     assert "app.py:5: info: E711" in out and "|     if a is None:" in out
     assert "debug.js:2: warning: `debugger`" in out
@@ -96,7 +96,7 @@ def test_sarif_is_valid(repo: Path) -> None:
         region = result["locations"][0]["physicalLocation"]["region"]
         assert region["endLine"] >= region["startLine"]
     levels = {r["ruleId"]: r["level"] for r in run["results"]}
-    assert levels["secrets/github-token"] == "error" and levels["ruff/E711"] == "note"
+    assert levels["secrets/github-pat"] == "error" and levels["ruff/E711"] == "note"
 
 
 def test_diff_file_reads_heads_from_the_working_tree(repo: Path, tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ def test_opened_real_engine_posts_one_review_with_llm_and_deterministic_findings
         assert secret not in fake_github.sent_text()
         assert all(secret not in r.prompt for r in llm.requests)
         assert secret not in caplog.text
-    assert "Possible AWS Access Key" in by_line[("app.py", 3)]  # said without echoing the value
+    assert "Possible AWS access key" in by_line[("app.py", 3)]  # said without echoing the value
 
 
 def test_llm_garbage_is_skipped_and_said_so(
