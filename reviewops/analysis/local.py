@@ -35,11 +35,16 @@ def split_range(spec: str) -> tuple[str, str, bool]:
 
 
 def git_range_files(repo: Path, spec: str) -> tuple[list[ChangedFile], str, str]:
-    """Parse `git diff BASE..HEAD`; returns (files, base, head)."""
+    """Parse `git diff BASE..HEAD`; returns (files, base, head), base being the merge base for `...`."""
     base, head, three = split_range(spec)
     for ref in (base, head):
         if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
             raise LocalSourceError(f"--git: unknown revision {ref!r} in {repo}")
+    if three:
+        merge_base = _git(repo, "merge-base", base, head)
+        if merge_base.returncode != 0:
+            raise LocalSourceError(f"--git: {base!r} and {head!r} have no merge base")
+        base = merge_base.stdout.decode().strip()
     diff = _git(repo, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}{'...' if three else '..'}{head}")
     if diff.returncode != 0:
         raise LocalSourceError(f"--git: git diff failed: {diff.stderr.decode(errors='replace').strip()}")
@@ -78,6 +83,7 @@ class LocalSource:
     read_head: Callable[[str], str | None]
     config_text: str | None
     title: str
+    read_base: Callable[[str], str | None] | None = None  # None for a patch file: its base is unknown
 
 
 def load_local(repo: Path, *, diff: Path | None, git: str | None, config: Path | None) -> LocalSource:
@@ -88,7 +94,7 @@ def load_local(repo: Path, *, diff: Path | None, git: str | None, config: Path |
         files, base, head = git_range_files(repo, git)
         if config is None:
             config_text = git_config_text(repo, base)
-        return LocalSource(files, git_reader(repo, head), config_text, git)
+        return LocalSource(files, git_reader(repo, head), config_text, git, read_base=git_reader(repo, base))
     if diff is None:
         raise LocalSourceError("--diff/--git: give exactly one of --diff FILE or --git BASE..HEAD")
     if str(diff) == "-":

@@ -97,7 +97,11 @@ def review(
     repo_config = parse_repo_config(source.config_text)
     llm = LLMSettings.from_settings(settings)
     ctx = AnalysisContext(
-        files=source.files, title=source.title, config=repo_config, read_head=source.read_head
+        files=source.files,
+        title=source.title,
+        config=repo_config,
+        read_head=source.read_head,
+        read_base=source.read_base,
     )
     # Without an LLM configured the reviewer is left out, unless asked for by name (then it says why not).
     use_llm = llm.configured or bool(enabled and enabled.get("llm"))

@@ -1,21 +1,49 @@
-"""`python-lint`: ruff on the head version of changed Python files, keeping only diagnostics that start
-on added lines (reviewdog's `added` filter), so a PR is never blamed for code it did not touch."""
+"""`python-lint`: ruff with the repository's own configuration from the base of the change, reporting only
+the diagnostics the change introduces (see reviewops.analysis.linting), ruff's one-line fixes as suggestions.
+
+The configuration is every `pyproject.toml`, `ruff.toml` and `.ruff.toml` on the way from the repository
+root to each changed file, plus what their `extend` settings name, written beside the files so ruff
+resolves them (hierarchy, per-file ignores, `requires-python` as target version) exactly as in a checkout.
+A repository without any gets a conservative default.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
+import tomllib
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding, Severity
+from reviewops.analysis.linting import (
+    Diagnostic,
+    LinterAnalyzer,
+    Workspace,
+    ancestors,
+    join,
+    run_tool,
+    safe_repo_path,
+)
+from reviewops.analysis.model import AnalysisContext, ChangedFile, Severity
 
 log = logging.getLogger(__name__)
 
-# ruff's defaults plus bugbear; --isolated so the server's own config never leaks into a review.
-DEFAULT_SELECT = "E4,E7,E9,F,B"
-RUFF_TIMEOUT_SECONDS = 60
+CONFIG_NAMES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+MAX_EXTENDS = 8
+# Used only when the repository configures no ruff at all: ruff's own defaults (pyflakes and the
+# pycodestyle errors no formatter argues with) and the bugbear checks that are bugs in any style;
+# re-exports and star imports in `__init__.py` are how packages are made, not mistakes.
+DEFAULT_CONFIG = """\
+# ReviewOps' conservative default: the repository has no ruff configuration.
+[lint]
+select = ["E4", "E7", "E9", "F", "B006", "B015", "B018"]
+
+[lint.per-file-ignores]
+"__init__.py" = ["F401", "F403", "F405"]
+"""
+NEWEST_TARGET = 'target-version = "py314"\n'  # no declared target: never flag new syntax as old
 
 
 class RuffUnavailable(RuntimeError):
@@ -31,22 +59,51 @@ def ruff_binary() -> str:
     return str(find_ruff_bin())
 
 
-def run_ruff(path: str, source: str, select: str = DEFAULT_SELECT) -> list[dict[str, Any]]:
-    """ruff's JSON diagnostics for `source` as if it were the file `path`."""
-    cmd = [ruff_binary(), "check", "--isolated", "--no-cache", "--output-format", "json",
-           "--select", select, "--stdin-filename", path, "-"]  # fmt: skip
-    proc = subprocess.run(
-        cmd, input=source, capture_output=True, text=True, timeout=RUFF_TIMEOUT_SECONDS, check=False
-    )
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"ruff failed on {path} (exit {proc.returncode}): {proc.stderr.strip()[:300]}")
-    data = json.loads(proc.stdout or "[]")
-    return data if isinstance(data, list) else []
+def _toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
 
 
-def _severity(code: str | None) -> Severity:
-    if not code or code.startswith("E9") or "syntax" in code:
-        return Severity.ERROR  # syntax errors
+def ruff_section(path: str, text: str) -> dict[str, Any] | None:
+    """The ruff settings of a config file (None when the file does not configure ruff)."""
+    data = _toml(text)
+    if path.rsplit("/", 1)[-1] == "pyproject.toml":
+        section = data.get("tool", {}).get("ruff")
+        return section if isinstance(section, dict) else None
+    return data
+
+
+def find_configs(paths: Sequence[str], read: Callable[[str], str | None]) -> dict[str, str]:
+    """Every ruff configuration file that applies to `paths` (repo path -> text), `extend` chains included."""
+    found: dict[str, str] = {}
+    pending = list(dict.fromkeys(join(folder, name) for p in paths for folder in ancestors(p)
+                                 for name in CONFIG_NAMES))  # fmt: skip
+    extends = 0
+    while pending:
+        path = pending.pop(0)
+        if path in found:
+            continue
+        text = read(path)
+        if text is None:
+            continue
+        found[path] = text
+        section = ruff_section(path, text) or {}
+        target = section.get("extend")
+        if isinstance(target, str) and extends < MAX_EXTENDS and not target.startswith(("~", "/")):
+            folder = path.rsplit("/", 1)[0] if "/" in path else ""
+            resolved = safe_repo_path(join(folder, target))
+            if resolved is not None:
+                extends += 1
+                pending.append(resolved)
+    return found
+
+
+def _severity(code: str | None, message: str) -> Severity:
+    if not code or code in ("invalid-syntax", "syntax-error") or code.startswith("E9"):
+        # "Cannot use `match` statement on Python 3.8" depends on the target version: an opinion.
+        return Severity.WARNING if "on Python" in message else Severity.ERROR
     if code.startswith(("F", "B")):
         return Severity.WARNING
     return Severity.INFO
@@ -72,53 +129,49 @@ def suggestion_from_fix(diag: dict[str, Any], lines: list[str]) -> str | None:
     return None
 
 
-class PythonLintAnalyzer:
+class PythonLintAnalyzer(LinterAnalyzer):
     id = "python-lint"
+    rule_prefix = "ruff"
+    severity_cap = Severity.ERROR  # a syntax error the change introduces is worth failing for
 
-    def __init__(self, select: str = DEFAULT_SELECT) -> None:
-        self.select = select
+    def __init__(self, default_config: str = DEFAULT_CONFIG) -> None:
+        self.default_config = default_config
 
-    def analyze(self, ctx: AnalysisContext) -> list[Finding]:
-        findings: list[Finding] = []
-        for changed in ctx.files:
-            if not changed.analyzable or not changed.path.endswith((".py", ".pyi")):
-                continue
-            added = changed.added_lines()
-            if not added:
-                continue
-            source = ctx.read_head(changed.path)
-            if source is None:
-                continue
-            findings.extend(self._file(changed, source, added))
-        return findings
+    def wants(self, changed: ChangedFile, ctx: AnalysisContext) -> bool:
+        return changed.path.endswith((".py", ".pyi"))
 
-    def _file(self, changed: ChangedFile, source: str, added: dict[int, str]) -> list[Finding]:
-        lines = source.splitlines()
-        out: list[Finding] = []
-        for diag in run_ruff(changed.path, source, self.select):
+    def config_paths(self, paths: Sequence[str], read: Callable[[str], str | None]) -> dict[str, str]:
+        return find_configs(paths, read)
+
+    def prepare(self, workspace: Workspace, configs: dict[str, str]) -> None:
+        super().prepare(workspace, configs)
+        if not any(ruff_section(path, text) is not None for path, text in configs.items()):
+            default = self.default_config
+            root = _toml(configs.get("pyproject.toml", ""))
+            if not root.get("project", {}).get("requires-python"):
+                default = NEWEST_TARGET + default
+            workspace.write_config("ruff.toml", default)
+
+    def lint(self, root: Path, paths: list[str], lines: dict[str, list[str]]) -> list[Diagnostic]:
+        # --no-fix: a project's `fix = true` must neither edit the files nor hide fixable diagnostics.
+        cmd = [ruff_binary(), "check", "--no-cache", "--no-fix", "--force-exclude", "--exit-zero",
+               "--output-format", "json", "--", *paths]  # fmt: skip
+        raw = json.loads(run_tool(cmd, root, ok_codes=(0,)) or "[]")
+        out: list[Diagnostic] = []
+        resolved = root.resolve()
+        for diag in raw if isinstance(raw, list) else []:
+            try:
+                path = Path(diag["filename"]).resolve().relative_to(resolved).as_posix()
+            except ValueError:
+                continue
             row = int(diag["location"]["row"])
-            if row not in added:
-                continue
-            end_row = int((diag.get("end_location") or {}).get("row", row))
-            code = diag.get("code")
-            # Multi-line diagnostics are anchored on their first line: a single-line comment always
-            # lies inside the diff, a range might not.
-            end = row if end_row != row or end_row not in added else end_row
-            suggestion = suggestion_from_fix(diag, lines)
-            fix_note = ""
+            code = diag.get("code") or "syntax-error"
+            message = str(diag.get("message", ""))
+            suggestion = suggestion_from_fix(diag, lines.get(path, []))
             if suggestion is not None and (diag.get("fix") or {}).get("message"):
-                fix_note = f" (fix: {diag['fix']['message']})"
-            out.append(
-                Finding(
-                    analyzer=self.id,
-                    rule_id=f"ruff/{code or 'syntax-error'}",
-                    path=changed.path,
-                    start_line=row,
-                    end_line=end,
-                    severity=_severity(code),
-                    message=f"{code or 'syntax'}: {diag.get('message', '')}{fix_note}".strip(),
-                    suggestion=suggestion,
-                    line_content=added[row],
-                )
-            )
+                message += f" (fix: {diag['fix']['message']})"
+            out.append(Diagnostic(
+                path=path, line=row, rule=code, message=f"{code}: {message}", severity=_severity(code, message),
+                suggestion=suggestion,
+            ))  # fmt: skip
         return out
