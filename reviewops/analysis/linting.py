@@ -187,6 +187,12 @@ class LinterAnalyzer:
         for path, text in configs.items():
             workspace.write_config(path, text)
 
+    def prepare_sources(
+        self, workspace: Workspace, configs: dict[str, str], sources: dict[str, str],
+        read: Callable[[str], str | None],
+    ) -> None:  # fmt: skip
+        """Anything else from base the linter needs beside the changed files (`sources`: path -> head text)."""
+
     def lint(self, root: Path, paths: list[str], lines: dict[str, list[str]]) -> list[Diagnostic]:
         raise NotImplementedError
 
@@ -211,7 +217,9 @@ class LinterAnalyzer:
             return []
         with Workspace() as ws:
             self.prepare(ws, configs)
-            head = self._materialise(ws.head, [(f.path, ctx.read_head(f.path)) for f in chosen])
+            head_texts = {f.path: ctx.read_head(f.path) for f in chosen}
+            self.prepare_sources(ws, configs, {p: t for p, t in head_texts.items() if t is not None}, reader)
+            head = self._materialise(ws.head, list(head_texts.items()))
             if not head.lines:
                 return []
             head_diags = self.lint(ws.head, sorted(head.lines), head.lines)

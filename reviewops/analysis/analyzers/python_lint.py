@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -44,6 +46,10 @@ select = ["E4", "E7", "E9", "F", "B006", "B015", "B018"]
 "__init__.py" = ["F401", "F403", "F405"]
 """
 NEWEST_TARGET = 'target-version = "py314"\n'  # no declared target: never flag new syntax as old
+IMPORTED = re.compile(
+    r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)", re.MULTILINE
+)
+MAX_MODULE_PROBES = 30
 
 
 class RuffUnavailable(RuntimeError):
@@ -100,6 +106,13 @@ def find_configs(paths: Sequence[str], read: Callable[[str], str | None]) -> dic
     return found
 
 
+def _selects_isort(section: dict[str, Any]) -> bool:
+    lint = section.get("lint") if isinstance(section.get("lint"), dict) else {}
+    chosen = [*section.get("select", []), *section.get("extend-select", []),
+              *lint.get("select", []), *lint.get("extend-select", [])]  # fmt: skip
+    return any(isinstance(c, str) and (c == "ALL" or c.startswith("I")) for c in chosen)
+
+
 def _severity(code: str | None, message: str) -> Severity:
     if not code or code in ("invalid-syntax", "syntax-error") or code.startswith("E9"):
         # "Cannot use `match` statement on Python 3.8" depends on the target version: an opinion.
@@ -142,6 +155,37 @@ class PythonLintAnalyzer(LinterAnalyzer):
 
     def config_paths(self, paths: Sequence[str], read: Callable[[str], str | None]) -> dict[str, str]:
         return find_configs(paths, read)
+
+    def prepare_sources(
+        self, workspace: Workspace, configs: dict[str, str], sources: dict[str, str],
+        read: Callable[[str], str | None],
+    ) -> None:  # fmt: skip
+        """isort tells first-party from third-party imports by what exists in the project's source folders;
+        the workspace holds only the changed files, so mark the first-party modules they import."""
+        if not any(_selects_isort(ruff_section(p, t) or {}) for p, t in configs.items()):
+            return
+        roots = ["", "src/"]
+        for path, text in configs.items():
+            section = ruff_section(path, text) or {}
+            folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+            for src in section.get("src", []) if isinstance(section.get("src"), list) else []:
+                safe = safe_repo_path(join(folder.rstrip("/"), str(src)))
+                if safe is not None:
+                    roots.append(safe + "/")
+        stdlib = set(sys.stdlib_module_names) | {"__future__"}
+        modules = {
+            m for text in sources.values() for m in IMPORTED.findall(text) if m.split(".")[0] not in stdlib
+        }
+        candidates = [f"{folder}/__init__.py" for p in sources for folder in ancestors(p) if folder]
+        for module in sorted(modules)[:MAX_MODULE_PROBES]:
+            top, _, sub = module.partition(".")
+            for root in dict.fromkeys(roots):
+                candidates += [f"{root}{top}/__init__.py", f"{root}{top}.py"]
+                if sub:
+                    candidates += [f"{root}{top}/{sub}.py", f"{root}{top}/{sub}/__init__.py"]
+        for candidate in dict.fromkeys(candidates):
+            if candidate not in sources and read(candidate) is not None:
+                workspace.write_config(candidate, "")
 
     def prepare(self, workspace: Workspace, configs: dict[str, str]) -> None:
         super().prepare(workspace, configs)
