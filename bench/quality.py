@@ -134,17 +134,17 @@ def report(
     by_analyzer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_repo: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for o in posted:
-        ok = judgments.get(o.key, {}).get("valid") is True
+        judged_valid = int(judgments.get(o.key, {}).get("valid") is True)
         for table, key in ((by_analyzer, o.finding.analyzer), (by_repo, o.repo)):
-            table[key][0] += ok
+            table[key][0] += judged_valid
             table[key][1] += 1
     print("\nprecision (valid / posted) per analyzer")
-    for key, (ok, total) in sorted(by_analyzer.items()):
-        print(f"  {key:14} {ok}/{total} = {_pct(ok, total)}")
+    for key, (good, total) in sorted(by_analyzer.items()):
+        print(f"  {key:14} {good}/{total} = {_pct(good, total)}")
     print("precision per repository")
     for key in sorted(commits_seen):
-        ok, total = by_repo.get(key, [0, 0])
-        print(f"  {key:14} {ok}/{total} = {_pct(ok, total)}")
+        good, total = by_repo.get(key, [0, 0])
+        print(f"  {key:14} {good}/{total} = {_pct(good, total)}")
     print(f"  {'all':14} {len(valid)}/{len(posted)} = {_pct(len(valid), len(posted))}")
     bad_failures = [(r, c, errs) for r, c, errs in failing
                     if any(judgments.get(o.key, {}).get("valid") is not True for o in errs)]  # fmt: skip

@@ -76,7 +76,8 @@ def ruff_section(path: str, text: str) -> dict[str, Any] | None:
     """The ruff settings of a config file (None when the file does not configure ruff)."""
     data = _toml(text)
     if path.rsplit("/", 1)[-1] == "pyproject.toml":
-        section = data.get("tool", {}).get("ruff")
+        tool = data.get("tool")
+        section = tool.get("ruff") if isinstance(tool, dict) else None
         return section if isinstance(section, dict) else None
     return data
 
@@ -107,7 +108,8 @@ def find_configs(paths: Sequence[str], read: Callable[[str], str | None]) -> dic
 
 
 def _selects_isort(section: dict[str, Any]) -> bool:
-    lint = section.get("lint") if isinstance(section.get("lint"), dict) else {}
+    raw = section.get("lint")
+    lint: dict[str, Any] = raw if isinstance(raw, dict) else {}
     chosen = [*section.get("select", []), *section.get("extend-select", []),
               *lint.get("select", []), *lint.get("extend-select", [])]  # fmt: skip
     return any(isinstance(c, str) and (c == "ALL" or c.startswith("I")) for c in chosen)
