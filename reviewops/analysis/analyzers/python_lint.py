@@ -178,16 +178,31 @@ class PythonLintAnalyzer(LinterAnalyzer):
         modules = {
             m for text in sources.values() for m in IMPORTED.findall(text) if m.split(".")[0] not in stdlib
         }
-        candidates = [f"{folder}/__init__.py" for p in sources for folder in ancestors(p) if folder]
-        for module in sorted(modules)[:MAX_MODULE_PROBES]:
-            top, _, sub = module.partition(".")
-            for root in dict.fromkeys(roots):
-                candidates += [f"{root}{top}/__init__.py", f"{root}{top}.py"]
-                if sub:
-                    candidates += [f"{root}{top}/{sub}.py", f"{root}{top}/{sub}/__init__.py"]
-        for candidate in dict.fromkeys(candidates):
+        markers = [f"{folder}/__init__.py" for p in sources for folder in ancestors(p) if folder]
+        for candidate in dict.fromkeys(markers):
             if candidate not in sources and read(candidate) is not None:
                 workspace.write_config(candidate, "")
+        for module in sorted(modules)[:MAX_MODULE_PROBES]:
+            for root in dict.fromkeys(roots):
+                self._mark_module(workspace, root, module.split("."), sources, read)
+
+    @staticmethod
+    def _mark_module(
+        workspace: Workspace, root: str, parts: list[str], sources: dict[str, str],
+        read: Callable[[str], str | None],
+    ) -> None:  # fmt: skip
+        """Mark `a`, `a/b`, `a/b/c` as they exist in base (ruff resolves the whole dotted path), stopping at
+        the first level that does not exist, so a third-party import costs two probes per source root."""
+        for depth in range(1, len(parts) + 1):
+            stem = root + "/".join(parts[:depth])
+            found = next((c for c in (f"{stem}/__init__.py", f"{stem}.py") if c in sources or read(c) is not None),
+                         None)  # fmt: skip
+            if found is None:
+                return
+            if found not in sources:
+                workspace.write_config(found, "")
+            if found.endswith(".py") and not found.endswith("__init__.py"):
+                return
 
     def prepare(self, workspace: Workspace, configs: dict[str, str]) -> None:
         super().prepare(workspace, configs)
