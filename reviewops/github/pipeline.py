@@ -232,6 +232,16 @@ class ReviewRunner:
                 cache[path] = gh.get_file_text(review.repository, path, review.head_sha)
             return cache[path]
 
+        # The linters' base: changed files' previous content and the repository's linter configuration,
+        # from the contents API at the PR's base commit (the same for every push of the review).
+        base_sha = str((pr.get("base") or {}).get("sha") or "")
+        base_cache: dict[str, str | None] = {}
+
+        def read_base(path: str) -> str | None:
+            if path not in base_cache:
+                base_cache[path] = gh.get_file_text(review.repository, path, base_sha)
+            return base_cache[path]
+
         # Notes recorded with the review (e.g. the rate-limit delay, see reviewops.ratelimit.reviews).
         notes = [str(note) for note in (review.timings or {}).get(NOTES_KEY, [])]
         # Invalid `.reviewops.yaml` fields are named in the notes by the engine itself (run_review).
@@ -239,7 +249,7 @@ class ReviewRunner:
         enabled = self._enabled_analyzers(review, policy)
         return AnalysisContext(
             files=files, title=str(pr.get("title") or ""), body=str(pr.get("body") or ""), config=config,
-            read_head=read_head, llm_allowed=llm_allowed, notes=notes,
+            read_head=read_head, read_base=read_base if base_sha else None, llm_allowed=llm_allowed, notes=notes,
             extras={"enabled_analyzers": enabled, "repository": review.repository,
                     "head_sha": review.head_sha, "llm": self._llm_settings()},
         )  # fmt: skip
