@@ -61,9 +61,9 @@ def find_binary(name: str) -> str:
 
 def safe_repo_path(path: str) -> str | None:
     """A normalised repository-relative POSIX path, or None when it would leave the repository."""
-    if not path or "\x00" in path:
+    if not path or "\x00" in path or path.startswith(("/", "\\")):
         return None
-    normal = posixpath.normpath(path.replace("\\", "/")).lstrip("/")
+    normal = posixpath.normpath(path.replace("\\", "/"))
     if normal in ("", ".") or normal == ".." or normal.startswith("../"):
         return None
     return normal
