@@ -109,6 +109,40 @@ def introduced(
     return out
 
 
+def unmatched(
+    base: list[Diagnostic], head: list[Diagnostic], base_lines: dict[str, list[str]],
+    head_lines: dict[str, list[str]],
+) -> list[Diagnostic]:  # fmt: skip
+    """The base diagnostics no head diagnostic matched by fingerprint (gone, or on an edited line)."""
+    return introduced(base, head, base_lines, head_lines)
+
+
+def carried_over(
+    new: list[Diagnostic], base: list[Diagnostic], files: Sequence[ChangedFile]
+) -> list[Diagnostic]:
+    """Drop a head diagnostic when the hunk it lies in removed a line with the same rule: the change edited
+    a line that already had the problem (a version bump of an outdated action, an argument added to an
+    unquoted command), it did not introduce it."""
+    by_base_path = {(f.previous_path or f.path): f for f in files}
+    by_head_path = {f.path: f for f in files}
+    available: Counter[tuple[str, int, str]] = Counter()  # (head path, hunk index, rule)
+    for diag in base:
+        changed = by_base_path.get(diag.path)
+        for index, hunk in enumerate(changed.hunks if changed else ()):
+            if diag.line in hunk.removed:
+                available[(changed.path, index, diag.rule)] += 1  # type: ignore[union-attr]
+    out: list[Diagnostic] = []
+    for diag in new:
+        changed = by_head_path.get(diag.path)
+        index = next((i for i, h in enumerate(changed.hunks) if diag.line in h.added), -1) if changed else -1
+        key = (diag.path, index, diag.rule)
+        if index >= 0 and available[key] > 0:
+            available[key] -= 1
+            continue
+        out.append(diag)
+    return out
+
+
 class Workspace:
     """A temporary checkout of the changed files: `head/` and `base/`, each with the base's config files."""
 
@@ -231,6 +265,7 @@ class LinterAnalyzer:
                 base = self._materialise(ws.base, base_files)
                 base_diags = self.lint(ws.base, sorted(base.lines), base.lines) if base.lines else []
                 new = introduced(head_diags, base_diags, head.lines, base.lines)
+                new = carried_over(new, unmatched(base_diags, head_diags, base.lines, head.lines), chosen)
         return self._findings(new, {f.path: f for f in chosen}, head.lines)
 
     def _materialise(self, side: Path, files: list[tuple[str, str | None]]) -> Side:

@@ -93,3 +93,12 @@ def test_missing_binary_is_noted_not_raised(monkeypatch: pytest.MonkeyPatch) -> 
 def test_paths_outside_the_repository_are_never_written() -> None:
     assert linting.safe_repo_path("../etc/passwd") is None and linting.safe_repo_path("/a/../../b") is None
     assert linting.safe_repo_path("a/./b/../c.py") == "a/c.py"
+
+
+def test_an_edited_line_that_already_had_the_problem_is_not_blamed() -> None:
+    before = ["#!/bin/sh", "coverage run -m pytest $@", ""]
+    after = ["#!/bin/sh", "coverage run --branch -m pytest $@", "rm -rf $TARGET/", ""]
+    changed = modified_file("scripts/test.sh", before, after)
+    found = ShellcheckAnalyzer().analyze(_ctx(changed, after, {"scripts/test.sh": "\n".join(before)}))
+    assert {f.start_line for f in found} == {3}  # SC2068 on line 2 was there before the edit
+    assert 2 in {f.start_line for f in ShellcheckAnalyzer().analyze(_ctx(changed, after, None))}
