@@ -46,10 +46,8 @@ select = ["E4", "E7", "E9", "F", "B006", "B015", "B018"]
 "__init__.py" = ["F401", "F403", "F405"]
 """
 NEWEST_TARGET = 'target-version = "py314"\n'  # no declared target: never flag new syntax as old
-IMPORTED = re.compile(
-    r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)", re.MULTILINE
-)
-MAX_MODULE_PROBES = 30
+IMPORTED = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_.]*)", re.MULTILINE)
+MAX_MODULE_PROBES = 200
 
 
 class RuffUnavailable(RuntimeError):
@@ -182,27 +180,34 @@ class PythonLintAnalyzer(LinterAnalyzer):
         for candidate in dict.fromkeys(markers):
             if candidate not in sources and read(candidate) is not None:
                 workspace.write_config(candidate, "")
-        for module in sorted(modules)[:MAX_MODULE_PROBES]:
-            for root in dict.fromkeys(roots):
-                self._mark_module(workspace, root, module.split("."), sources, read)
+        # Each (folder, module) is probed once: a third-party top level costs two reads per source root,
+        # a first-party module two per level of its dotted path; at most MAX_MODULE_PROBES reads in all.
+        known: dict[str, str | None] = {}
+        budget = [MAX_MODULE_PROBES]
 
-    @staticmethod
-    def _mark_module(
-        workspace: Workspace, root: str, parts: list[str], sources: dict[str, str],
-        read: Callable[[str], str | None],
-    ) -> None:  # fmt: skip
-        """Mark `a`, `a/b`, `a/b/c` as they exist in base (ruff resolves the whole dotted path), stopping at
-        the first level that does not exist, so a third-party import costs two probes per source root."""
-        for depth in range(1, len(parts) + 1):
-            stem = root + "/".join(parts[:depth])
-            found = next((c for c in (f"{stem}/__init__.py", f"{stem}.py") if c in sources or read(c) is not None),
-                         None)  # fmt: skip
-            if found is None:
-                return
-            if found not in sources:
-                workspace.write_config(found, "")
-            if found.endswith(".py") and not found.endswith("__init__.py"):
-                return
+        def exists(stem: str) -> str | None:
+            if stem not in known:
+                known[stem] = None
+                for candidate in (f"{stem}/__init__.py", f"{stem}.py"):
+                    if candidate in sources:
+                        known[stem] = candidate
+                        break
+                    if budget[0] <= 0:
+                        break
+                    budget[0] -= 1
+                    if read(candidate) is not None:
+                        known[stem] = candidate
+                        workspace.write_config(candidate, "")
+                        break
+            return known[stem]
+
+        for module in sorted(modules):
+            parts = module.split(".")
+            for root in dict.fromkeys(roots):
+                for depth in range(1, len(parts) + 1):
+                    found = exists(root + "/".join(parts[:depth]))
+                    if found is None or not found.endswith("__init__.py"):
+                        break
 
     def prepare(self, workspace: Workspace, configs: dict[str, str]) -> None:
         super().prepare(workspace, configs)

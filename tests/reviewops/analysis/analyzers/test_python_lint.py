@@ -162,3 +162,12 @@ def test_first_party_imports_sort_as_in_a_checkout() -> None:
         "mypkg/core.py": "",
     }
     assert PythonLintAnalyzer().analyze(_base_ctx(changed, {}, bases)) == []  # type: ignore[arg-type]
+
+
+def test_first_party_submodules_resolve_along_the_whole_dotted_path() -> None:
+    lines = ["import pytest", "", "from mypkg import core", "from mypkg.sub.deep import thing", "",
+             "print(pytest, core, thing)"]  # fmt: skip
+    changed = new_file("tests/test_y.py", lines)
+    bases = {"pyproject.toml": '[tool.ruff.lint]\nselect = ["I"]\n', "mypkg/__init__.py": "",
+             "mypkg/core.py": "", "mypkg/sub/__init__.py": "", "mypkg/sub/deep.py": ""}  # fmt: skip
+    assert PythonLintAnalyzer().analyze(_base_ctx(changed, {}, bases)) == []  # type: ignore[arg-type]
