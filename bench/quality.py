@@ -19,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,27 @@ def main(argv: list[str] | None = None) -> int:
     return report(posted, observed, judgments, dropped, failing, commits_seen, failed_analyzers, args.record)
 
 
+def _precision_table(
+    title: str, key: Callable[[Observed], str], posted: list[Observed], observed: list[Observed],
+    judgments: dict[str, dict[str, object]], names: list[str] | None = None,
+) -> None:  # fmt: skip
+    """valid / posted (what reaches GitHub at the default threshold) and valid / all (stored too)."""
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for group, offset in ((posted, 0), (observed, 2)):
+        for o in group:
+            rows[key(o)][offset] += int(judgments.get(o.key, {}).get("valid") is True)
+            rows[key(o)][offset + 1] += 1
+    print(f"\nprecision per {title}: valid / posted (>= warning), valid / all findings (info stored too)")
+    for name in names or sorted(rows):
+        p_ok, p_all, a_ok, a_all = rows.get(name, [0, 0, 0, 0])
+        print(
+            f"  {name:14} posted {p_ok}/{p_all} = {_pct(p_ok, p_all):8} all {a_ok}/{a_all} = {_pct(a_ok, a_all)}"
+        )
+    totals = [sum(r[i] for r in rows.values()) for i in range(4)]
+    print(f"  {'all':14} posted {totals[0]}/{totals[1]} = {_pct(totals[0], totals[1]):8} "
+          f"all {totals[2]}/{totals[3]} = {_pct(totals[2], totals[3])}")  # fmt: skip
+
+
 def report(
     posted: list[Observed], observed: list[Observed], judgments: dict[str, dict[str, object]],
     dropped: Counter[str], failing: list[tuple[str, str, list[Observed]]], commits_seen: Counter[str],
@@ -129,23 +151,10 @@ def report(
     for (analyzer, rule, is_posted), count in sorted(per_rule.items()):
         print(f"  {analyzer:12} {rule:40} {'*' if is_posted else ' '} {count}")
     print(f"\nfindings off the diff (dropped before posting): {sum(dropped.values())} {dict(dropped)}")
-    unjudged = [o for o in posted if judgments.get(o.key, {}).get("valid") is None]
+    unjudged = [o for o in observed if judgments.get(o.key, {}).get("valid") is None]
     valid = [o for o in posted if judgments.get(o.key, {}).get("valid") is True]
-    by_analyzer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    by_repo: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for o in posted:
-        judged_valid = int(judgments.get(o.key, {}).get("valid") is True)
-        for table, key in ((by_analyzer, o.finding.analyzer), (by_repo, o.repo)):
-            table[key][0] += judged_valid
-            table[key][1] += 1
-    print("\nprecision (valid / posted) per analyzer")
-    for key, (good, total) in sorted(by_analyzer.items()):
-        print(f"  {key:14} {good}/{total} = {_pct(good, total)}")
-    print("precision per repository")
-    for key in sorted(commits_seen):
-        good, total = by_repo.get(key, [0, 0])
-        print(f"  {key:14} {good}/{total} = {_pct(good, total)}")
-    print(f"  {'all':14} {len(valid)}/{len(posted)} = {_pct(len(valid), len(posted))}")
+    _precision_table("analyzer", lambda o: o.finding.analyzer, posted, observed, judgments)
+    _precision_table("repository", lambda o: o.repo, posted, observed, judgments, sorted(commits_seen))
     bad_failures = [(r, c, errs) for r, c, errs in failing
                     if any(judgments.get(o.key, {}).get("valid") is not True for o in errs)]  # fmt: skip
     print(f"\ncommits whose check run would fail: {len(failing)}; failed by an invalid (or unjudged) "
@@ -153,7 +162,7 @@ def report(
     for repo, commit, errs in failing:
         print(f"  {repo} {commit[:12]}: " + ", ".join(f"{o.finding.rule_id} {o.finding.path}" for o in errs))
     if unjudged:
-        print(f"\n{len(unjudged)} posted findings are not judged yet:")
+        print(f"\n{len(unjudged)} findings are not judged yet:")
         for o in unjudged:
             f = o.finding
             print(
