@@ -257,6 +257,9 @@ class LinterAnalyzer:
             if not head.lines:
                 return []
             head_diags = self.lint(ws.head, sorted(head.lines), head.lines)
+            added = {f.path: f.added_lines() for f in chosen}
+            if not any(d.line in added.get(d.path, {}) for d in head_diags):
+                return []  # nothing on an added line: the base run cannot change that (and costs a run)
             if ctx.read_base is None:
                 new = head_diags
             else:
