@@ -121,7 +121,7 @@ async def require_tenant(
         raise ProblemError(
             401, "invalid or revoked API key", code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
         )
-    if auth.tenant_status != TenantStatus.ACTIVE.value:
+    if auth.tenant_status != TenantStatus.ACTIVE:
         raise ProblemError(403, f"tenant is {auth.tenant_status}", code="tenant-inactive")
     limiter = request.app.state.limiter
     decision = await run_in_threadpool(check_api, limiter, auth.installation_id, default_limits(settings))

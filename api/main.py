@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import dramatiq
-import redis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -29,16 +28,18 @@ from api.routers import (
     findings,
     health,
     reviews,
+    suppressions,
     usage,
     webhooks,
 )
 from reviewops import __version__
 from reviewops.db.session import Database
-from reviewops.pipeline import outbox
-from reviewops.pipeline.group_commit import IntakeBatcher
-from reviewops.pipeline.signature_audit import SignatureFailureTracker
+from reviewops.deliveries import outbox
+from reviewops.deliveries.group_commit import IntakeBatcher
+from reviewops.deliveries.signature_audit import SignatureFailureTracker
 from reviewops.queue.broker import LIVE_QUEUE, build_broker
 from reviewops.ratelimit import LocalGcra, RedisGcra
+from reviewops.redis_client import redis_for
 from reviewops.runtime import tune_gc
 from reviewops.settings import Settings, load_settings
 from reviewops.telemetry.tracing import setup_tracing
@@ -66,7 +67,7 @@ def create_app(
     owns_db, owns_broker = db is None, broker is None
     db = db or Database(settings.database_url)
     broker = broker or build_broker(settings.redis_url)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5) if settings.redis_url else None
+    client = redis_for(settings)
 
     batcher = IntakeBatcher(db, broker, LIVE_QUEUE, timeout=settings.webhook_intake_timeout_seconds)
 
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(deliveries.router)
     app.include_router(reviews.router)
     app.include_router(findings.router)
+    app.include_router(suppressions.router)
     app.include_router(usage.router)
     app.include_router(events.router)
     app.include_router(admin_tenants.router)

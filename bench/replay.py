@@ -26,10 +26,10 @@ from bench.common import BenchEnv, Row, median, percentile
 from reviewops.db.models import Base, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
+from reviewops.deliveries import routing
+from reviewops.deliveries.processing import Context, Handler
 from reviewops.dlq.replay import replay
 from reviewops.dlq.store import Filters
-from reviewops.pipeline import routing
-from reviewops.pipeline.processing import Context, Handler
 from reviewops.queue.broker import REPLAY_QUEUE, build_broker, enqueue_delivery
 from reviewops.settings import Settings
 from tests.support.faults import FAULT_EVENT, bulk_dead_letters

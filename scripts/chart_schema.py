@@ -372,6 +372,20 @@ schema = {
                 "resources": resources,
             }
         ),
+        "backup": obj(
+            {
+                "enabled": BOOL,
+                "schedule": {
+                    "type": "string",
+                    "pattern": r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$",
+                },
+                "retentionDays": integer(1),
+                "persistentVolumeClaim": STR,
+                "image": {"type": "string", "minLength": 1},
+                "runAsUser": integer(1),
+                "resources": resources,
+            }
+        ),
         "crds": obj({"install": BOOL}),
         "reviewPolicy": obj(
             {

@@ -9,8 +9,8 @@ from typing import Any
 import dramatiq
 
 from reviewops.db.session import Database
+from reviewops.deliveries import processing, routing
 from reviewops.errors import PermanentError
-from reviewops.pipeline import processing, routing
 from reviewops.queue.broker import (
     LIVE_PRIORITY,
     LIVE_QUEUE,
@@ -19,6 +19,7 @@ from reviewops.queue.broker import (
     REPLAY_PRIORITY,
     REPLAY_QUEUE,
 )
+from reviewops.reviews.work import ReviewWork
 from reviewops.settings import Settings
 
 Router = Callable[[str, str | None], processing.Handler | None]
@@ -32,10 +33,8 @@ class WorkerRuntime:
     db: Database
     # Which handler takes which event; tests inject routers that fail or block on purpose.
     router: Router = field(default=routing.route)
-    # Runs a review by id (reviewops.github.pipeline.ReviewRunner); None when no GitHub App is configured.
-    review_runner: Callable[[int], object] | None = None
-    # Reacts to and answers command comments (reviewops.github.commands.CommandResponder); None without App.
-    command_responder: Callable[[processing.CommandReply], object] | None = None
+    # Runs reviews and answers PR commands after a delivery commits (parts None without a GitHub App).
+    reviews: ReviewWork = field(default_factory=ReviewWork)
 
 
 def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, Any]]:
@@ -48,9 +47,8 @@ def register_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str
     def process_delivery(delivery_id: int) -> None:
         # The log context is set and cleared per message by reviewops.queue.logcontext.LogContextMiddleware.
         processing.process_delivery(
-            runtime.db, runtime.settings, delivery_id, runtime.router,
-            review_runner=runtime.review_runner, command_responder=runtime.command_responder,
-        )  # fmt: skip
+            runtime.db, runtime.settings, delivery_id, runtime.router, runtime.reviews
+        )
 
     retry_options: dict[str, Any] = {
         "max_retries": runtime.settings.retry_max,

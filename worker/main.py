@@ -9,24 +9,22 @@ from collections.abc import Callable
 from types import FrameType
 
 import dramatiq
-import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from reviewops.db.session import Database
+from reviewops.deliveries.redelivery import scheduled_recovery
+from reviewops.dlq.gauges import register_dead_letter_gauges
 from reviewops.dlq.middleware import DeadLetters
 from reviewops.dlq.store import apply_retention, publish_pending_count
-from reviewops.github.client import GitHubApp
-from reviewops.github.commands import CommandResponder
-from reviewops.github.deps import ReviewDeps, default_deps
-from reviewops.github.pipeline import ReviewRunner
-from reviewops.github.redelivery import scheduled_recovery
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import configure_fairness
+from reviewops.queue.gauges import register_queue_gauges
 from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
+from reviewops.reviews.engine import ReviewDeps
+from reviewops.reviews.work import build_review_work
 from reviewops.runtime import tune_gc
 from reviewops.settings import Settings
-from reviewops.telemetry.queue_collector import install_queue_collector
 from reviewops.telemetry.tracing import setup_tracing
 from worker.actors import Router, WorkerRuntime, register_actors
 
@@ -54,17 +52,6 @@ def install_worker_middleware(broker: dramatiq.Broker, settings: Settings, db: D
     broker.add_middleware(Maintenance(settings.maintenance_interval_seconds, tasks=tasks))
 
 
-def build_review_runner(
-    settings: Settings, db: Database, deps: ReviewDeps | None = None
-) -> ReviewRunner | None:
-    """The review pipeline, when a GitHub App is configured (else reviews are recorded as skipped)."""
-    if not settings.github_app_configured:
-        return None
-    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    app = GitHubApp.from_settings(settings, redis_client=client)
-    return ReviewRunner(db, settings, app, deps or default_deps, redis_client=client)
-
-
 def start_worker(
     broker: dramatiq.Broker,
     settings: Settings,
@@ -81,15 +68,12 @@ def start_worker(
     setup_tracing("reviewops-worker")
     configure_fairness(broker, settings)
     install_worker_middleware(broker, settings, db)
-    runner = build_review_runner(settings, db, review_deps)
-    runtime = WorkerRuntime(
-        settings=settings, db=db, review_runner=runner,
-        command_responder=CommandResponder(runner.github) if runner is not None else None,
-    )  # fmt: skip
+    runtime = WorkerRuntime(settings=settings, db=db, reviews=build_review_work(settings, db, review_deps))
     if router is not None:
         runtime.router = router
     register_actors(broker, runtime)
-    install_queue_collector(broker, db)
+    register_queue_gauges(broker)
+    register_dead_letter_gauges(db, broker)
     worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
     tune_gc(settings.gc_gen0_threshold)
     worker.start()

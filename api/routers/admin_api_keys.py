@@ -14,9 +14,10 @@ from api.admin import tenant_or_404
 from api.deps import AdminDep, DbDep
 from api.filters import TEXT_PATTERN, IdPath
 from api.problems import ProblemError
+from reviewops import audit
 from reviewops.db.models import ApiKey, Tenant
 from reviewops.db.session import Database
-from reviewops.tenancy import apikeys, audit
+from reviewops.tenancy import apikeys
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin: api keys"])
 KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]

@@ -2,7 +2,7 @@
 
 This is the runbooks' "disable problematic agents" lever. Precedence for the review pipeline: the
 tenant's flag over the ReviewPolicy's `analyzers` over the analyzer's own default
-(`reviewops.tenancy.flags.effective_analyzers`).
+(`reviewops.reviews.settings.effective_analyzers`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from api.admin import tenant_or_404
 from api.deps import AdminDep, DbDep
 from api.filters import IdPath
+from reviewops import audit
 from reviewops.db.session import Database
-from reviewops.tenancy import audit
 
 router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin: features"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such tenant"}}

@@ -21,6 +21,7 @@ from api.admin import tenant_or_404
 from api.deps import AdminDep, DbDep, RedisDep, SettingsDep
 from api.filters import IdPath
 from api.problems import ProblemError
+from reviewops import audit
 from reviewops.db.session import Database
 from reviewops.policy.store import read_generation, read_limits
 from reviewops.ratelimit import default_limits
@@ -31,7 +32,6 @@ from reviewops.ratelimit.overrides import (
     set_overrides,
 )
 from reviewops.settings import Settings
-from reviewops.tenancy import audit
 
 router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin: limits"])
 RESPONSES: dict[int | str, dict[str, Any]] = {

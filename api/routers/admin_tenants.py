@@ -13,9 +13,9 @@ from api.deps import AdminDep, DbDep
 from api.filters import CursorQuery, IdPath, LimitQuery
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import ProblemError
+from reviewops import audit
 from reviewops.db.models import Tenant, TenantStatus
 from reviewops.db.session import Database
-from reviewops.tenancy import audit
 
 router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin: tenants"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such tenant"}}
@@ -57,10 +57,10 @@ async def get_tenant(tenant_id: IdPath, _admin: AdminDep, db: DbDep) -> TenantOu
 def _set_status(db: Database, actor: str, tenant_id: int, status: TenantStatus) -> TenantOut:
     with db.session() as session:
         tenant = tenant_or_404(session, tenant_id)
-        if tenant.status == TenantStatus.DELETED.value:
+        if tenant.status == TenantStatus.DELETED:
             raise ProblemError(409, "the installation was deleted on GitHub", code="tenant-deleted")
         previous = tenant.status
-        tenant.status = status.value
+        tenant.status = status
         action = "tenant.suspend" if status == TenantStatus.SUSPENDED else "tenant.resume"
         audit.record(session, actor, action, f"tenant:{tenant.id}", tenant_id=tenant.id,
                      details={"from": previous, "to": status.value})  # fmt: skip

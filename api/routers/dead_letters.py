@@ -17,14 +17,16 @@ from api.filters import MAX_BIGINT, TEXT_PATTERN, IdPath
 from api.problems import ProblemError
 from reviewops.dlq import replay as service
 from reviewops.dlq import store
+from reviewops.dlq.gauges import register_dead_letter_gauges
 from reviewops.dlq.store import FilterError, Filters, parse_duration
-from reviewops.telemetry.queue_collector import install_queue_collector
+from reviewops.queue.gauges import register_queue_gauges
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Queue and dead-letter gauges for this process's /metrics, read at scrape time."""
-    install_queue_collector(app.state.broker, app.state.db)
+    register_queue_gauges(app.state.broker)
+    register_dead_letter_gauges(app.state.db, app.state.broker)
     yield
 
 

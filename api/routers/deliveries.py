@@ -18,7 +18,7 @@ router = APIRouter(tags=["deliveries"])
 
 
 class DeliveryOut(BaseModel):
-    delivery_id: str
+    delivery_guid: str
     app_id: int
     event: str
     action: str | None
@@ -40,7 +40,7 @@ def _load(db: Database, guid: str) -> list[DeliveryOut]:
         ).scalars()
         return [
             DeliveryOut(
-                delivery_id=r.delivery_guid, app_id=r.app_id, event=r.event, action=r.action,
+                delivery_guid=r.delivery_guid, app_id=r.app_id, event=r.event, action=r.action,
                 installation_id=r.installation_id, repository=r.repository, status=r.status,
                 attempts=r.attempts, error=r.error, created_at=r.created_at, updated_at=r.updated_at,
                 queued_at=r.queued_at, processed_at=r.processed_at,
@@ -49,9 +49,9 @@ def _load(db: Database, guid: str) -> list[DeliveryOut]:
         ]  # fmt: skip
 
 
-@router.get("/webhooks/github/deliveries/{delivery_id}", response_model=DeliveryOut)
-async def get_delivery(delivery_id: str, db: DbDep, _admin: AdminDep) -> DeliveryOut:
-    found = await run_in_threadpool(_load, db, delivery_id)
+@router.get("/webhooks/github/deliveries/{delivery_guid}", response_model=DeliveryOut)
+async def get_delivery(delivery_guid: str, db: DbDep, _admin: AdminDep) -> DeliveryOut:
+    found = await run_in_threadpool(_load, db, delivery_guid)
     if not found:
-        raise ProblemError(404, f"no delivery {delivery_id!r} is stored", code="not-found")
+        raise ProblemError(404, f"no delivery {delivery_guid!r} is stored", code="not-found")
     return found[0]

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import DbDep, SettingsDep, TenantDep
 from api.routers.reviews import list_reviews_for
 from reviewops.events import channel
+from reviewops.redis_client import connect_async
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 SNAPSHOT_SIZE = 20
@@ -40,7 +41,7 @@ async def stream_events(tenant: TenantDep, db: DbDep, settings: SettingsDep) -> 
     client: aioredis.Redis | None = None
     pubsub: Any = None
     if settings.redis_url:
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = connect_async(settings.redis_url)
         pubsub = client.pubsub()
         await pubsub.subscribe(channel(tenant.tenant_id))
     try:

@@ -15,13 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ProblemError
-from reviewops import signatures
+from reviewops import audit, signatures
 from reviewops.db.session import Database
 from reviewops.db.types import BIGINT_MAX
-from reviewops.pipeline import audit, intake
-from reviewops.pipeline.group_commit import IntakeBatcher
-from reviewops.pipeline.payload_facts import PayloadFacts, facts_of, has_nul_escape, read_facts
-from reviewops.pipeline.signature_audit import SignatureFailureTracker
+from reviewops.deliveries import intake
+from reviewops.deliveries.group_commit import IntakeBatcher
+from reviewops.deliveries.payload_facts import PayloadFacts, facts_of, has_nul_escape, read_facts
+from reviewops.deliveries.signature_audit import SignatureFailureTracker
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
 
@@ -66,7 +66,7 @@ def parse_payload(body: bytes, content_type: str) -> ParsedPayload:
     """GitHub sends JSON either raw or as the `payload` field of a form; both are stored the same.
 
     The text is stored as sent: serializing a dict again cost more CPU than parsing, and turned integers
-    past 64 bits into floats. Only the few fields the intake needs are read (reviewops.pipeline.
+    past 64 bits into floats. Only the few fields the intake needs are read (reviewops.deliveries.
     payload_facts); the dict is built only when simdjson cannot vouch for the text (which also words the
     error) or when the payload must change (a NUL, which PostgreSQL's jsonb cannot hold)."""
     media = content_type.split(";", 1)[0].strip().lower()
@@ -112,8 +112,9 @@ async def _report_signature_failure(request: Request, db: Database, reason: str)
     )  # fmt: skip
     try:
         await run_in_threadpool(
-            audit.record_now, db, "webhook", "webhook.signature_failure", source, reason=reason,
-            suppressed_since_last=report.suppressed_since_last, previous_reasons=report.previous_reasons,
+            audit.record_now, db, "webhook", "webhook.signature_failure", source,
+            details={"reason": reason, "suppressed_since_last": report.suppressed_since_last,
+                     "previous_reasons": report.previous_reasons},
         )  # fmt: skip
     except SQLAlchemyError:
         log.warning("could not audit the signature failure: database unavailable")
@@ -190,7 +191,7 @@ async def receive_github_webhook(request: Request) -> Response:
         if not x_github_delivery or len(x_github_delivery) > 64:
             raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
         event_label = metrics.event_label(x_github_event)
-        structlog.contextvars.bind_contextvars(delivery_id=x_github_delivery, event=event_label)
+        structlog.contextvars.bind_contextvars(delivery_guid=x_github_delivery, event=event_label)
         parsed = parse_payload(body, headers.get("content-type", ""))
         facts = parsed.facts
         incoming = intake.IncomingDelivery(
@@ -229,10 +230,10 @@ async def receive_github_webhook(request: Request) -> Response:
             outcome = "requeued" if result.requeued else "duplicate"
             metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
             return _json(
-                {"delivery_id": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
+                {"delivery_guid": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
             )
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
-        return _json({"delivery_id": incoming.guid, "status": result.status}, 202)
+        return _json({"delivery_guid": incoming.guid, "status": result.status}, 202)
     except ProblemError as exc:
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "rejected" if exc.status < 500 else "error").inc()
         raise

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
+from reviewops import redis_client
 from reviewops.policy.store import write_policy
 from reviewops.queue.backlog import queue_backlog
+from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY, WORK_QUEUES
 from reviewpolicy import replay, status
 from reviewpolicy.kube import Kube, KubeError
 from reviewpolicy.limits import SpecError, snapshot_from_spec
@@ -27,8 +27,7 @@ from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTERS_PENDING_KEY = "reviewops:dead-letters:pending"
-DEFAULT_QUEUES = ("reviews", "reviews.replay")
+DEFAULT_QUEUES = WORK_QUEUES
 
 
 @dataclass
@@ -49,9 +48,7 @@ class Outcome:
 
 def connect_redis(url: str) -> redis.Redis:
     """A client that fails fast: a pass must not hang on a dead Redis (it holds replicas and says so)."""
-    return redis.Redis.from_url(
-        url, socket_timeout=3, socket_connect_timeout=2, retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1)
-    )
+    return redis_client.connect(url, socket_timeout=3, retries=1)
 
 
 def read_backlog(client: redis.Redis, queues: list[str]) -> dict[str, int] | None:

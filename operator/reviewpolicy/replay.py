@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reviewops.queue.names import REPLAY_RESULT_KEY_PREFIX
+
 REPLAY_ANNOTATION = "reviewops.dev/replay-requested-at"
 POLICY_LABEL = "reviewops.dev/policy"
 TRIGGER_LABEL = "reviewops.dev/replay-trigger"
-RESULT_KEY_PREFIX = "reviewops:replay-results:"
+RESULT_KEY_PREFIX = REPLAY_RESULT_KEY_PREFIX
 JOB_NAME_ENV = "REVIEWOPS_REPLAY_JOB_NAME"
 HANDLED_REQUESTS_KEPT = 20
 API_VERSION = "reviewops.dev/v1alpha1"

@@ -37,7 +37,7 @@ class ReviewResult:
     timings: dict[str, float] = field(default_factory=dict)  # analyzer id -> seconds
     qa_checklist: list[str] = field(default_factory=list)
     dropped: int = 0  # findings removed because they were outside the diff
-    extras: dict[str, object] = field(default_factory=dict)  # e.g. llm_summary
+    llm_summary: str | None = None
 
 
 def rank_key(finding: Finding) -> tuple[int, str, int, str]:
@@ -142,7 +142,7 @@ def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewRes
     if unanalyzable:
         shown = ", ".join(unanalyzable[:10]) + (" ..." if len(unanalyzable) > 10 else "")
         ctx.notes.append(f"Not analyzed (binary or too large for a diff): {shown}")
-    scoped = dataclasses.replace(ctx, files=included)  # shares notes, usage and extras with ctx
+    scoped = dataclasses.replace(ctx, files=included)  # shares notes and usage with ctx
     timings: dict[str, float] = {}
     deterministic = [a for a in analyzers if not getattr(a, "uses_llm", False)]
     llm_backed = [a for a in analyzers if getattr(a, "uses_llm", False)]
@@ -157,15 +157,18 @@ def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewRes
     findings, dropped = merge(found, included)
     if dropped:
         log.info("%d findings outside the diff dropped", dropped)
-    checklist = ctx.extras.get("qa_checklist")
+    # Analyzers wrote their side results on the scoped copy; the caller's context sees them too.
+    ctx.llm_summary, ctx.qa_checklist = scoped.llm_summary, scoped.qa_checklist
+    ctx.qa_checklist_source = scoped.qa_checklist_source
+    checklist = scoped.qa_checklist
     return ReviewResult(
         findings=findings,
         notes=list(ctx.notes),
         usage=ctx.usage,
         timings=timings,
-        qa_checklist=list(checklist) if isinstance(checklist, list) else [],
+        qa_checklist=list(checklist or []),
         dropped=dropped,
-        extras={k: v for k, v in ctx.extras.items() if k != "qa_checklist"},
+        llm_summary=scoped.llm_summary,
     )
 
 

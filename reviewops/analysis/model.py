@@ -9,9 +9,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from reviewops.analysis.llm.settings import LLMSettings
 
 
 class Severity(enum.IntEnum):
@@ -137,7 +140,16 @@ class AnalysisContext:
     llm_allowed: bool = True  # False when the tenant's token budget is spent or the LLM is disabled
     notes: list[str] = field(default_factory=list)  # lines for the summary (e.g. "LLM skipped: timeout")
     usage: LLMUsage = field(default_factory=LLMUsage)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Where the diff comes from (empty for a local diff) and what this review may run.
+    repository: str = ""
+    head_sha: str = ""
+    enabled_analyzers: Mapping[str, bool] | None = None  # None: every analyzer's own default
+    llm: LLMSettings | None = None  # None: the LLM analyzers stay unconfigured
+    llm_skip_reason: str | None = None  # why llm_allowed is False, for the summary's note
+    # What analyzers hand back besides findings.
+    llm_summary: str | None = None
+    qa_checklist: list[str] | None = None
+    qa_checklist_source: str | None = None  # "llm" or "heuristic"
 
 
 class Analyzer(Protocol):

@@ -61,11 +61,9 @@ def _database(settings: Settings) -> Iterator[Database]:
 
 
 def _redis(settings: Settings) -> Any:
-    if settings.redis_url is None:
-        return None
-    import redis
+    from reviewops.redis_client import redis_for
 
-    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    return redis_for(settings)
 
 
 def _line(row: dict[str, Any]) -> str:

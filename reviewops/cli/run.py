@@ -31,7 +31,7 @@ def serve(
     from api.main import create_app
     from reviewops.db.migrate import upgrade
     from reviewops.db.session import Database
-    from reviewops.pipeline import outbox
+    from reviewops.deliveries import outbox
     from reviewops.queue.broker import build_broker
     from worker.main import start_worker
 

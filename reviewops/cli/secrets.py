@@ -38,13 +38,17 @@ def rotate_webhook_secret(
     if audit:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from reviewops.audit import record_now
         from reviewops.db.session import Database
-        from reviewops.pipeline.audit import record_now
 
         db = Database(settings.database_url)
         try:
             record_now(
-                db, "cli", "webhook_secret.rotation_started", None, configured=len(settings.webhook_secrets)
+                db,
+                "cli",
+                "webhook_secret.rotation_started",
+                None,
+                details={"configured": len(settings.webhook_secrets)},
             )
         except SQLAlchemyError as exc:
             typer.echo(

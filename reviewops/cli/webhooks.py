@@ -42,7 +42,9 @@ def send_test_webhook(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="JSON payload file (default: a built-in ping)."),
     ] = None,
-    delivery_id: Annotated[str | None, typer.Option(help="X-GitHub-Delivery (default: a new UUID).")] = None,
+    delivery_guid: Annotated[
+        str | None, typer.Option(help="X-GitHub-Delivery (default: a new UUID).")
+    ] = None,
     form: Annotated[bool, typer.Option(help="Send as application/x-www-form-urlencoded.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 10.0,
 ) -> None:
@@ -62,7 +64,7 @@ def send_test_webhook(
         content_type = "application/x-www-form-urlencoded"
     else:
         body, content_type = raw, "application/json"
-    guid = delivery_id or str(uuid.uuid4())
+    guid = delivery_guid or str(uuid.uuid4())
     headers = {
         "Content-Type": content_type,
         "X-GitHub-Event": event,

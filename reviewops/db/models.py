@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from reviewops.db.types import BigIntPK, JSONType, UTCDateTime, utcnow
+from reviewops.db.types import BigIntPK, JSONType, StrEnumColumn, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,6 +63,15 @@ class ReviewStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+# A delivery in one of these is done: processing it again does nothing, and there is nothing to replay.
+DELIVERY_DONE = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED})
+# A review in one of these will not run again.
+REVIEW_FINISHED = frozenset(
+    {ReviewStatus.COMPLETED, ReviewStatus.SKIPPED, ReviewStatus.SUPERSEDED, ReviewStatus.CANCELLED,
+     ReviewStatus.FAILED}
+)  # fmt: skip
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -77,7 +86,7 @@ class Tenant(TimestampMixin, Base):
     installation_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     account_login: Mapped[str] = mapped_column(String(255), default="")
     account_type: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(16), default=TenantStatus.ACTIVE.value)
+    status: Mapped[TenantStatus] = mapped_column(StrEnumColumn(TenantStatus), default=TenantStatus.ACTIVE)
     # Per-tenant feature flags and policy overrides (e.g. {"analyzers": {"llm": false}}).
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -119,7 +128,9 @@ class WebhookDelivery(TimestampMixin, Base):
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="SET NULL"))
     repository: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.RECEIVED.value)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumColumn(DeliveryStatus), default=DeliveryStatus.RECEIVED
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     status_reason: Mapped[str | None] = mapped_column(Text)  # why it was ignored, e.g. "draft pull request"
@@ -144,7 +155,7 @@ class Review(TimestampMixin, Base):
     head_sha: Mapped[str] = mapped_column(String(64))
     base_sha: Mapped[str | None] = mapped_column(String(64))
     trigger: Mapped[str] = mapped_column(String(32), default="pull_request")
-    status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.PENDING.value)
+    status: Mapped[ReviewStatus] = mapped_column(StrEnumColumn(ReviewStatus), default=ReviewStatus.PENDING)
     status_reason: Mapped[str | None] = mapped_column(Text)
     not_before: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
@@ -185,6 +196,24 @@ class Finding(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     review: Mapped[Review] = relationship(back_populates="findings")
+
+
+class Suppression(Base):
+    """A finding the team dismissed (`/reviewops ignore` on its comment): not posted again in the repository."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("tenant_id", "repository", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    repository: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(128), default="")
+    path: Mapped[str] = mapped_column(String(1024), default="")
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    comment_id: Mapped[int | None] = mapped_column(BigInteger)  # the reply that asked for it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

@@ -69,7 +69,7 @@ class Database:
         """Autocommit connections for single-statement writes on the webhook's hot path.
 
         On PostgreSQL a small pool of its own without pre-ping: the ping is a round trip per request,
-        and callers retry a dropped connection once instead (reviewops.pipeline.intake). SQLite shares
+        and callers retry a dropped connection once instead (reviewops.deliveries.intake). SQLite shares
         the main engine.
         """
         if self._intake_engine is None:

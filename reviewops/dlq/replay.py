@@ -25,18 +25,19 @@ import dramatiq
 import redis
 from sqlalchemy import and_, or_, select, update
 
-from reviewops.db.models import AuditLog, DeadLetter, DeliveryStatus, WebhookDelivery
+from reviewops.audit import record_now
+from reviewops.db.models import DELIVERY_DONE, DeadLetter, DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.dlq.middleware import FAILURE_OPTIONS
 from reviewops.dlq.store import DELIVERY_ACTORS, FilterError, Filters, publish_pending_count
-from reviewops.pipeline.processing import FINISHED
 from reviewops.queue.broker import PROCESS_DELIVERY_REPLAY, REPLAY_QUEUE
+from reviewops.queue.names import REPLAY_RESULT_KEY_PREFIX
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
-RESULT_KEY_PREFIX = "reviewops:replay-results:"
+RESULT_KEY_PREFIX = REPLAY_RESULT_KEY_PREFIX
 RESULT_TTL_SECONDS = 7 * 86400
 STALE_CLAIM = timedelta(minutes=15)
 BATCH = 100
@@ -128,17 +129,15 @@ def _claim(
         if delivery_ids:
             session.execute(
                 update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status == DeliveryStatus.DEAD.value
-                )
-                .values(status=DeliveryStatus.QUEUED.value, queued_at=now, error=None, updated_at=now)
+                .where(WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status == DeliveryStatus.DEAD)
+                .values(status=DeliveryStatus.QUEUED, queued_at=now, error=None, updated_at=now)
             )
         finished: set[int] = set()
         if delivery_ids:
             finished = set(
                 session.execute(
                     select(WebhookDelivery.id).where(
-                        WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status.in_(FINISHED)
+                        WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.status.in_(DELIVERY_DONE)
                     )
                 ).scalars()
             )
@@ -183,8 +182,8 @@ def _settle(db: Database, replay_id: str, done: list[int], failed: list[DeadLett
             if ids:
                 session.execute(
                     update(WebhookDelivery)
-                    .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.QUEUED.value)
-                    .values(status=DeliveryStatus.DEAD.value, updated_at=now)
+                    .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.QUEUED)
+                    .values(status=DeliveryStatus.DEAD, updated_at=now)
                 )
 
 
@@ -280,5 +279,5 @@ def store_result(client: redis.Redis, key: str, result: ReplayResult) -> str:
 
 
 def audit(db: Database, actor: str, action: str, details: dict[str, Any]) -> None:
-    with db.session() as session:
-        session.add(AuditLog(actor=actor, action=action, target="dead_letters", details=details))
+    """A replay or purge of dead letters, in the audit trail (target `dead_letters`)."""
+    record_now(db, actor, action, "dead_letters", details=details)

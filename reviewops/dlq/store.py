@@ -22,11 +22,12 @@ from reviewops.db.models import DeadLetter, DeliveryStatus, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.queue.broker import PROCESS_DELIVERY, PROCESS_DELIVERY_REPLAY
+from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY
 from reviewops.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
-PENDING_KEY = "reviewops:dead-letters:pending"
+PENDING_KEY = DEAD_LETTERS_PENDING_KEY
 ERROR_TYPES = ("transient", "permanent")
 STATES = ("pending", "replaying", "replayed")
 DELIVERY_ACTORS = frozenset({PROCESS_DELIVERY, PROCESS_DELIVERY_REPLAY})
@@ -132,7 +133,7 @@ def record_failure(db: Database, failure: Failure) -> int:
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id == delivery_id)
                 .values(
-                    status=DeliveryStatus.DEAD.value,
+                    status=DeliveryStatus.DEAD,
                     error=f"{failure.error_class}: {failure.error_message}"[:2000],
                     updated_at=failure.failed_at,
                 )

@@ -1,1 +1,1 @@
-"""GitHub App client (JWT, installation tokens, rate limits) and the review pipeline that posts results."""
+"""GitHub App client: JWT and installation tokens, transport with rate limits, typed REST calls."""

@@ -33,6 +33,8 @@ T_CHECK_RUN = "/repos/{owner}/{repo}/check-runs/{check_run_id}"
 T_ISSUE_COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
 T_ISSUE_COMMENT = "/repos/{owner}/{repo}/issues/comments/{comment_id}"
 T_REACTIONS = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+T_REVIEW_COMMENT = "/repos/{owner}/{repo}/pulls/comments/{comment_id}"
+T_REVIEW_COMMENT_REACTIONS = "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
 
 
 def split_repo(full_name: str) -> dict[str, str]:
@@ -247,4 +249,17 @@ class InstallationClient:
         result: dict[str, Any] = self._call(
             "POST", T_REACTIONS, {**split_repo(repo), "comment_id": comment_id}, json={"content": content}
         )
+        return result
+
+    def get_review_comment(self, repo: str, comment_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "GET", T_REVIEW_COMMENT, {**split_repo(repo), "comment_id": comment_id}
+        )
+        return result
+
+    def add_review_comment_reaction(self, repo: str, comment_id: int, content: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", T_REVIEW_COMMENT_REACTIONS, {**split_repo(repo), "comment_id": comment_id},
+            json={"content": content},
+        )  # fmt: skip
         return result

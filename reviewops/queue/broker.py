@@ -15,12 +15,11 @@ from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from reviewops.queue import encoding
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
+from reviewops.queue.names import LIVE_QUEUE, REPLAY_QUEUE
 from reviewops.queue.retries import ClassifiedRetries
 
 encoding.install()
 
-LIVE_QUEUE = "reviews"
-REPLAY_QUEUE = "reviews.replay"
 PROCESS_DELIVERY = "process_delivery"
 _MESSAGE_NS = uuid.UUID("5d7f6f3e-8a3b-4a0e-9a57-6f1c2b9d4e21")
 

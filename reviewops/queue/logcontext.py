@@ -1,4 +1,4 @@
-"""Log context across the queue: the delivery's fields bound where a message is enqueued (delivery_id,
+"""Log context across the queue: the delivery's fields bound where a message is enqueued (delivery_guid,
 tenant, repository, pr) travel in its options and are bound again in the worker before the actor runs, so
 even dramatiq's own lines about the message name the delivery. Each message starts and ends clean."""
 
@@ -10,7 +10,7 @@ import dramatiq
 import structlog
 
 OPTION = "log_context"
-FIELDS = ("delivery_id", "tenant", "repository", "pr")
+FIELDS = ("delivery_guid", "tenant", "repository", "pr")
 
 
 class LogContextMiddleware(dramatiq.Middleware):

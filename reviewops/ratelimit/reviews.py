@@ -39,7 +39,7 @@ def add_note(review: Review, note: str) -> None:
 def mark_delayed(review: Review, delay_seconds: float, reviews_per_hour: int | None = None) -> None:
     """Record a rate-limit delay on the review (status, not_before, reason, note) and count it."""
     seconds = math.ceil(delay_seconds)
-    review.status = ReviewStatus.DELAYED.value
+    review.status = ReviewStatus.DELAYED
     review.not_before = utcnow() + timedelta(seconds=seconds)
     limit = f" of {reviews_per_hour} reviews per hour" if reviews_per_hour else ""
     reason = f"delayed {seconds}s: the installation is over its review rate limit{limit}"

@@ -38,13 +38,13 @@ def registry() -> CollectorRegistry:
         return REGISTRY
     from prometheus_client import multiprocess
 
-    from reviewops.telemetry.queue_collector import installed_collector
+    from reviewops.telemetry.scrape import installed_collector
 
     aggregated = CollectorRegistry()
     multiprocess.MultiProcessCollector(aggregated)
-    queue_gauges = installed_collector()  # read live from Redis/PostgreSQL: nothing to aggregate
-    if queue_gauges is not None:
-        aggregated.register(queue_gauges)
+    scraped = installed_collector()  # read live from Redis/PostgreSQL: nothing to aggregate
+    if scraped is not None:
+        aggregated.register(scraped)
     return aggregated
 
 

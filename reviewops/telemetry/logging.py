@@ -1,7 +1,7 @@
 """Process-wide logging: JSON lines on stdout (human-readable on a terminal), secrets redacted.
 
 Every record, ours and third-party (uvicorn's access log, dramatiq, alembic), goes through the same
-structlog processors, so each line carries timestamp, level, event, the bound context (delivery_id,
+structlog processors, so each line carries timestamp, level, event, the bound context (delivery_guid,
 tenant, repository, pr) and the current trace/span ids.
 """
 

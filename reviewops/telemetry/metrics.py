@@ -110,7 +110,7 @@ MAINTENANCE_RUNS = Counter(
     "Worker maintenance passes, by outcome (ok, error).",
     ["outcome"],
 )
-# Gauges read from Redis/PostgreSQL at scrape time: see reviewops.telemetry.queue_collector.
+# Gauges read from Redis/PostgreSQL at scrape time: see reviewops.queue.gauges and reviewops.dlq.gauges.
 QUEUE_GAUGE_NAMES = (
     "reviewops_queue_depth",
     "reviewops_queue_oldest_message_age_seconds",

@@ -1,1 +1,1 @@
-"""Tenant-facing domain code: API keys, usage counters, the admin audit trail."""
+"""Tenant-facing domain code: API keys and daily usage counters."""

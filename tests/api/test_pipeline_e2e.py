@@ -42,7 +42,7 @@ def test_fixture_payload_flows_end_to_end(relative: str, client: Any, db: Databa
     guid = headers["X-GitHub-Delivery"]
     response = client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 202, response.text
-    assert response.json() == {"delivery_id": guid, "status": "queued"}
+    assert response.json() == {"delivery_guid": guid, "status": "queued"}
 
     status, has_review = expected_outcome(relative)
     wait_until(lambda: delivery_status(db, guid) in {"processed", "ignored", "failed"}, what=f"{guid} done")
@@ -69,7 +69,7 @@ def test_bad_signature_is_rejected_and_nothing_stored(client: Any, db: Database)
 
 
 def test_processing_twice_creates_one_review(client: Any, db: Database, settings: Any) -> None:
-    from reviewops.pipeline import processing, routing
+    from reviewops.deliveries import processing, routing
 
     body, headers = signed_request("pull_request", load_payload("pull_request/opened.payload.json"))
     assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202

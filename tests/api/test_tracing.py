@@ -43,7 +43,7 @@ def test_probes_are_not_traced(client: Any, spans: Any) -> None:
 
 
 def test_failed_processing_marks_the_span(client: Any, db: Database, settings: Any, spans: Any) -> None:
-    from reviewops.pipeline import processing
+    from reviewops.deliveries import processing
 
     def boom(_event: str, _action: str | None) -> Any:
         def handler(_ctx: Any) -> str:

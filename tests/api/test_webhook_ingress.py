@@ -198,7 +198,7 @@ def test_redelivery_is_a_duplicate_and_not_processed_again(
     assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
     again = client.post("/webhooks/github", content=body, headers=headers)
     assert again.status_code == 200
-    assert again.json() == {"delivery_id": "dup-1", "status": "duplicate", "requeued": False}
+    assert again.json() == {"delivery_guid": "dup-1", "status": "duplicate", "requeued": False}
     assert count(db) == 1 and queued_messages(redis_client) == 1
 
 

@@ -238,6 +238,7 @@ CREDENTIALS = {
     "Deployment/reviewops-worker": {"database-url", "redis-url", "llm-api-key"},
     "Deployment/reviewops-operator": {"redis-url"},
     "Job/reviewops-migrations": {"database-url"},
+    "CronJob/reviewops-backup": {"database-url"},
 }
 
 

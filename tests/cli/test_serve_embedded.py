@@ -44,7 +44,7 @@ def test_serve_embedded_processes_a_pull_request(
     )
     sent = subprocess.run(
         [*CLI, "send-test-webhook", "--url", f"{base}/webhooks/github", "--event", "pull_request",
-         "--payload", str(payload), "--delivery-id", "embedded-1"],
+         "--payload", str(payload), "--delivery-guid", "embedded-1"],
         env=env, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert sent.returncode == 0, sent.stderr
@@ -96,7 +96,7 @@ def test_migrate_on_a_fresh_machine_creates_the_embedded_database(tmp_path: Path
 def test_serve_picks_up_what_a_previous_run_left_in_flight(tmp_path: Path) -> None:
     """A delivery stored as `queued` by a run that died: the next `serve` processes it."""
     from reviewops.db.session import Database
-    from reviewops.pipeline import intake
+    from reviewops.deliveries import intake
     from tests.support.webhooks import load_payload
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from reviewops.db.models import WebhookDelivery
 from reviewops.db.session import Database
-from reviewops.pipeline import intake, processing, routing
+from reviewops.deliveries import intake, processing, routing
 from reviewops.settings import Settings
 from tests.support.waiting import wait_until
 from tests.support.webhooks import load_payload, signed_request

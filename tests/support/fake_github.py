@@ -422,6 +422,13 @@ class FakeGitHub:
                         comment["updated_at"] = obj.now_iso()
                         return 200, comment, {}
             return not_found
+        if template == "/repos/{owner}/{repo}/pulls/comments/{comment_id}":
+            wanted = int(params["comment_id"])
+            found = [c for cs in repo.review_comments.values() for c in cs if c["id"] == wanted]
+            return (200, found[0], {}) if found else not_found
+        if template == "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions":
+            repo.reactions.append((int(params["comment_id"]), data["content"]))
+            return 201, obj.reaction(next(self.ids), data["content"]), {}
         if template == "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions":
             repo.reactions.append((int(params["comment_id"]), data["content"]))
             return 201, obj.reaction(next(self.ids), data["content"]), {}

@@ -19,9 +19,9 @@ import redis
 from reviewops.db.models import DeadLetter, Tenant, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
+from reviewops.deliveries import routing
+from reviewops.deliveries.processing import Context, Handler
 from reviewops.errors import PermanentError, TransientError
-from reviewops.pipeline import routing
-from reviewops.pipeline.processing import Context, Handler
 from reviewops.settings import Settings
 
 FAULT_EVENT = "test_fault"

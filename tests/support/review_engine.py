@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from reviewops.analysis.model import AnalysisContext, Finding, LLMUsage, RepoConfig, Severity
-from reviewops.github.deps import ReviewDeps
+from reviewops.reviews.engine import ReviewDeps
 from tests.support.patches import parse_patch
 
 

@@ -11,7 +11,7 @@ import time
 import redis
 
 from reviewops.db.session import Database
-from reviewops.pipeline.processing import Context, Handler
+from reviewops.deliveries.processing import Context, Handler
 from reviewops.queue.broker import build_broker
 from reviewops.settings import load_settings
 from worker.main import start_worker

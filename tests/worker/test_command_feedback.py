@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from reviewops.db.models import Review, WebhookDelivery
 from reviewops.db.session import Database
-from reviewops.pipeline.handlers.comments import HELP_TEXT
+from reviewops.deliveries.handlers.comments import HELP_TEXT
 from tests.support.fake_github import FakeGitHub
 from tests.support.waiting import wait_until
 from tests.support.webhooks import load_payload, signed_request

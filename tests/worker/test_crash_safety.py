@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from reviewops.db.models import Review, WebhookDelivery
 from reviewops.db.session import Database
-from reviewops.pipeline import routing
+from reviewops.deliveries import routing
 from reviewops.settings import Settings
 from tests.support.faults import running_worker
 from tests.support.waiting import wait_until

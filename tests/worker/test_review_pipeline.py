@@ -12,8 +12,8 @@ from reviewops.db.models import Finding, Review, Tenant, UsageDaily, WebhookDeli
 from reviewops.db.session import Database
 from reviewops.errors import PermanentError
 from reviewops.github.client import GitHubApp
-from reviewops.github.pipeline import ReviewRunner
-from reviewops.github.render import SUMMARY_MARKER
+from reviewops.reviews.render import SUMMARY_MARKER
+from reviewops.reviews.runner import ReviewRunner
 from reviewops.settings import Settings
 from tests.support.deliveries import post_until_processed, pr_payload
 from tests.support.fake_github import FakeGitHub
@@ -260,7 +260,7 @@ def test_stored_notes_reach_the_summary_and_stay_on_the_review(
     """A rate-limit delay note written when the review was recorded shows in the summary comment, and the
     review keeps its notes after completion (the REST API shows them)."""
     from reviewops.db.models import Tenant
-    from worker.main import build_review_runner
+    from reviewops.reviews.work import build_review_runner
 
     seed_config(fake_github)
     fake_github.add_pull(REPO, 9, head_sha=HEAD1, files=[

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from reviewops.db.models import Finding, Review
 from reviewops.db.session import Database
-from reviewops.github.render import SUMMARY_MARKER
+from reviewops.reviews.render import SUMMARY_MARKER
 from reviewops.settings import Settings
 from tests.support.deliveries import post_until_processed, pr_payload
 from tests.support.fake_github import FakeGitHub

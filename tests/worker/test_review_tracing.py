@@ -206,12 +206,12 @@ def test_every_worker_log_line_names_the_delivery_and_leaks_nothing(
     assert any("completed" in str(line["event"]) for line in worker_lines), worker_lines
     for line in worker_lines:
         assert {"timestamp", "level", "event"} <= set(line), line
-        assert line.get("delivery_id") == guid, line
+        assert line.get("delivery_guid") == guid, line
         assert line["tenant"] == INSTALLATION and line["repository"] == REPO and line["pr"] == 5, line
         assert len(line["span_id"]) == 16
     # The API's lines of the same request carry the delivery too (bound by the webhook router).
     assert any(
-        line.get("delivery_id") == guid and line.get("span_id") not in worker_span_ids for line in ours
+        line.get("delivery_guid") == guid and line.get("span_id") not in worker_span_ids for line in ours
     )
 
     # No credential anywhere in the output: installation tokens the fake issued, the App key, auth headers.

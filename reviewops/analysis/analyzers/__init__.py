@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reviewops.analysis.analyzers.field_linters import (
     ActionlintAnalyzer,
     HadolintAnalyzer,
@@ -32,7 +34,7 @@ LLM_BACKED = frozenset({"llm", "qa-checklist"})
 
 
 def build_analyzers(
-    enabled: dict[str, bool] | None, config: RepoConfig, llm: LLMSettings | None
+    enabled: Mapping[str, bool] | None, config: RepoConfig, llm: LLMSettings | None
 ) -> list[Analyzer]:
     """Analyzers in registry order: on unless the tenant policy (`enabled`) or the repo config says off.
 

@@ -1,6 +1,6 @@
 """`qa-checklist`: what a human should try before approving, from the PR description and the changed
 areas. The LLM writes it when available; otherwise (or when it fails) a heuristic does. The checklist
-goes to `ctx.extras["qa_checklist"]` (a list of strings), never to line comments."""
+goes to `ctx.qa_checklist` (a list of strings), never to line comments."""
 
 from __future__ import annotations
 
@@ -105,6 +105,6 @@ class QAChecklistAnalyzer:
                 checklist = None
         if checklist is None:
             checklist = heuristic_checklist(ctx)
-        ctx.extras["qa_checklist"] = checklist
-        ctx.extras["qa_checklist_source"] = source
+        ctx.qa_checklist = checklist
+        ctx.qa_checklist_source = source
         return []

@@ -111,7 +111,7 @@ class LLMAnalyzer:
 
     def analyze(self, ctx: AnalysisContext) -> list[Finding]:
         if not ctx.llm_allowed:
-            reason = ctx.extras.get("llm_skip_reason") or "disabled for this review"
+            reason = ctx.llm_skip_reason or "disabled for this review"
             ctx.notes.append(f"LLM review skipped: {reason}")
             return []
         if not self.settings.configured:
@@ -141,7 +141,7 @@ class LLMAnalyzer:
             ctx.notes.append(f"LLM review skipped: {exc}")
             return []
         if answer.summary:
-            ctx.extras["llm_summary"] = redact_line("summary.md", answer.summary.strip())
+            ctx.llm_summary = redact_line("summary.md", answer.summary.strip())
         return self._findings(ctx, packed, answer)
 
     def _findings(self, ctx: AnalysisContext, packed: Packed, answer: LLMReview) -> list[Finding]:

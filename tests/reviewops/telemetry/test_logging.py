@@ -32,12 +32,12 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 
 def test_stdlib_lines_are_json_with_context(captured: io.StringIO) -> None:
-    structlog.contextvars.bind_contextvars(delivery_id="d-1", tenant=7, repository="o/r", pr=3)
+    structlog.contextvars.bind_contextvars(delivery_guid="d-1", tenant=7, repository="o/r", pr=3)
     logging.getLogger("reviewops.test").info("processed %s", "it")
     (line,) = lines(captured)
     assert line["event"] == "processed it" and line["level"] == "info"
-    assert {k: line[k] for k in ("delivery_id", "tenant", "repository", "pr")} == {
-        "delivery_id": "d-1", "tenant": 7, "repository": "o/r", "pr": 3,
+    assert {k: line[k] for k in ("delivery_guid", "tenant", "repository", "pr")} == {
+        "delivery_guid": "d-1", "tenant": 7, "repository": "o/r", "pr": 3,
     }  # fmt: skip
     assert "timestamp" in line
 

@@ -66,7 +66,7 @@ def test_good_answer_becomes_findings(fake_openai: FakeOpenAI) -> None:
     assert finding.line_content == "    return eval(req.body)"
     assert "LLM review: dropped 3 comments (2 outside the diff, 1 malformed)." in ctx.notes
     assert ctx.usage.prompt_tokens == 100 and ctx.usage.completion_tokens == 20
-    assert ctx.extras["llm_summary"] == "Looks reasonable."
+    assert ctx.llm_summary == "Looks reasonable."
     assert _metric("reviewops_llm_requests_total", {"outcome": "ok"}) == ok_before + 1
     (request,) = fake_openai.requests
     assert request.headers["authorization"] == "Bearer sk-test"
@@ -173,7 +173,7 @@ def test_files_ranked_by_risk(fake_openai: FakeOpenAI) -> None:
 
 def test_not_allowed_and_not_configured() -> None:
     ctx = context(*_files(), llm_allowed=False)
-    ctx.extras["llm_skip_reason"] = "daily token budget spent"
+    ctx.llm_skip_reason = "daily token budget spent"
     assert LLMAnalyzer(LLMSettings(mock=True)).analyze(ctx) == []
     assert ctx.notes == ["LLM review skipped: daily token budget spent"]
     ctx2 = context(*_files())
@@ -186,7 +186,7 @@ def test_mock_mode_is_deterministic_and_sends_nothing(fake_openai: FakeOpenAI) -
     runs = []
     for _ in range(2):
         ctx = context(*_files())
-        runs.append((LLMAnalyzer(settings).analyze(ctx), ctx.usage.prompt_tokens, ctx.extras["llm_summary"]))
+        runs.append((LLMAnalyzer(settings).analyze(ctx), ctx.usage.prompt_tokens, ctx.llm_summary))
     assert runs[0] == runs[1]
     findings = runs[0][0]
     assert [(f.path, f.start_line) for f in findings] == [("app/handlers.py", 1), ("README.md", 1)]
@@ -208,13 +208,13 @@ def test_fenced_json_is_accepted(fake_openai: FakeOpenAI) -> None:
 def test_qa_checklist_from_llm_and_fallback(fake_openai: FakeOpenAI) -> None:
     ctx = context(*_files(), body="Fixes #12")
     QAChecklistAnalyzer(_settings(fake_openai)).analyze(ctx)
-    assert ctx.extras["qa_checklist"] == ["Try the happy path", "Try an invalid input"]
-    assert ctx.extras["qa_checklist_source"] == "llm"
+    assert ctx.qa_checklist == ["Try the happy path", "Try an invalid input"]
+    assert ctx.qa_checklist_source == "llm"
     fake_openai.mode = "garbage"
     ctx2 = context(*_files(), body="Fixes #12\n- [ ] works on Safari")
     QAChecklistAnalyzer(_settings(fake_openai)).analyze(ctx2)
-    checklist = ctx2.extras["qa_checklist"]
-    assert ctx2.extras["qa_checklist_source"] == "heuristic"
+    checklist = ctx2.qa_checklist
+    assert ctx2.qa_checklist_source == "heuristic"
     assert "From the description: works on Safari" in checklist
     assert "Reproduce the problem of #12 and confirm this change fixes it." in checklist
     assert checklist[-1] == "Run the full test suite and check CI is green."

@@ -1,1 +1,0 @@
-"""Delivery intake (API side) and processing (worker side), as plain functions both processes share."""
