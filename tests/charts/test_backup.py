@@ -27,5 +27,5 @@ def test_backup_cronjob_dumps_to_the_claim_and_keeps_thirty_days() -> None:
 
 
 def test_backup_without_a_volume_is_refused() -> None:
-    with pytest.raises(Exception, match="backup.persistentVolumeClaim is required"):
+    with pytest.raises(Exception, match=r"backup\.persistentVolumeClaim is required"):
         render({"backup": {"enabled": True}})
