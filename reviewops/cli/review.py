@@ -92,8 +92,9 @@ def review_local(
     repo_config = parse_repo_config(source.config_text)
     llm = LLMSettings.from_settings(settings)
     ctx = AnalysisContext(
-        files=source.files, title=source.title, config=repo_config, read_head=source.read_head
-    )
+        files=source.files, title=source.title, config=repo_config, read_head=source.read_head,
+        read_base=source.read_base,
+    )  # fmt: skip
     # Without an LLM configured the reviewer is left out, unless asked for by name (then it says why not).
     use_llm = not no_llm and (llm.configured or bool(enabled and enabled.get("llm")))
     return run_review(ctx, build_analyzers(enabled, repo_config, llm if use_llm else None))

@@ -170,3 +170,31 @@ def test_llm_endpoint_from_settings(repo: Path) -> None:
         assert data["usage"] == {"prompt_tokens": 100, "completion_tokens": 20}
         assert llm.requests[0].body["model"] == "local-model"
         assert TOKEN not in llm.requests[0].prompt  # the secret in the diff is redacted before it leaves
+
+
+def test_git_range_lints_with_base_config_and_only_new_diagnostics(tmp_path: Path) -> None:
+    """`--git`: ruff's configuration and the previous content come from BASE; a head-only config change
+    does not apply, and a diagnostic the code already had is not blamed on the range."""
+    root = tmp_path / "lint"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.email", "dev@example.com")
+    _git(root, "config", "user.name", "Dev")
+    (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F"]\nignore = ["F401"]\n')
+    (root / "m.py").write_text("def f():\n    old = 1\n    return 0\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F"]\nignore = ["F841"]\n')
+    (root / "m.py").write_text(
+        "import os\n\n\nclass C:\n    def f(self):\n        old = 1\n        new = 2\n        return 0\n"
+    )
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "head")
+    proc = _review(root, "--git", "HEAD~1..HEAD", "--format", "json", "--analyzers", "python-lint")
+    found = [(f["rule_id"], f["start_line"]) for f in json.loads(proc.stdout)["findings"]]
+    assert found == [("ruff/F841", 7)], proc.stderr  # base ignores F401; `old` was there; `new` is new
+    # A plain patch has no base: every diagnostic on an added line counts, config from the working tree.
+    patch = tmp_path / "change.patch"
+    patch.write_text(_git(root, "diff", "HEAD~1..HEAD"))
+    proc = _review(root, "--diff", str(patch), "--format", "json", "--analyzers", "python-lint")
+    assert sorted(f["rule_id"] for f in json.loads(proc.stdout)["findings"]) == ["ruff/F401"]
