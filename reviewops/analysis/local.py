@@ -148,8 +148,8 @@ def load_local(
         if config is None and has_head(repo):
             config_text = git_config_text(repo, "HEAD")
         # The base of a staged change is HEAD (none before the first commit: every diagnostic is new).
-        base = git_reader(repo, "HEAD") if has_head(repo) else None
-        return LocalSource(files, git_reader(repo, ""), config_text, STAGED_TITLE, read_base=base)
+        staged_base = git_reader(repo, "HEAD") if has_head(repo) else None
+        return LocalSource(files, git_reader(repo, ""), config_text, STAGED_TITLE, read_base=staged_base)
     if git is not None:
         files, base, head = git_range_files(repo, git)
         if config is None:
