@@ -180,14 +180,61 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(
         default=None, description="Model name for the LLM reviewer. Unset: the LLM reviewer is skipped."
     )
-    llm_timeout_seconds: float = Field(default=60, gt=0, description="Timeout of one LLM request.")
+    llm_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="Longest wait for one LLM answer (also bounded by the review deadline). A timed-out "
+        "request is not resent.",
+    )
     llm_max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries of a failed LLM request (exponential backoff)."
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of what a retry can fix: 429 (after its Retry-After), 5xx, a dropped connection.",
     )
     llm_max_input_tokens: int = Field(
         default=24000,
         ge=1000,
-        description="Prompt token budget per review; files beyond it are listed as not reviewed.",
+        description="Largest prompt of one LLM request; a diff larger than this (or than the context window "
+        "leaves room for) is reviewed in parts.",
+    )
+    llm_context_tokens: int | None = Field(
+        default=None,
+        ge=1024,
+        description="The model's context window in tokens. Unset: what the endpoint reports (vLLM's "
+        "max_model_len) or names in a context_length_exceeded answer, else 8192. Set it for Ollama (which "
+        "truncates silently) and for hosted models with larger windows.",
+    )
+    llm_review_deadline_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="LLM time of one whole review, shared by the LLM analyzers and all parts; at it the "
+        "review is posted with what was answered, and the notes name what was not reviewed.",
+    )
+    llm_max_answer_tokens: int = Field(
+        default=1536,
+        ge=64,
+        description="Cap of max_tokens per request; each request asks for what its answer's schema needs, "
+        "at most this.",
+    )
+    llm_answer_form: Literal["auto", "json_schema", "json_object_schema", "json_object", "plain"] = Field(
+        default="auto",
+        description="How the answer's JSON schema is sent: auto tries json_schema, then json_object with "
+        "the schema, json_object, plain, and remembers the first form the endpoint accepts.",
+    )
+    llm_reask: bool = Field(
+        default=True,
+        description="Ask once more, with the validation error, when an answer does not match its schema.",
+    )
+    llm_max_concurrency: int = Field(
+        default=2, ge=1, le=32, description="LLM requests of one review in flight at once (parts, analyzers)."
+    )
+    llm_max_parts: int = Field(
+        default=12,
+        ge=1,
+        le=200,
+        description="Most parts a large diff is split into; files beyond them are named as not reviewed.",
     )
     mock_llm: bool = Field(
         default=False,
