@@ -92,6 +92,8 @@ LLM_ANSWERS = Counter(
 def model_label(model: str | None) -> str:
     """The configured model name (one per deployment, so bounded), cut to 64 characters."""
     return (model or "none")[:64]
+
+
 LLM_REQUEST_SECONDS = Histogram(
     "reviewops_llm_request_seconds",
     "Duration of one chat-completion request.",

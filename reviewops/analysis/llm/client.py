@@ -45,8 +45,8 @@ FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 MAX_REASK_ECHO = 2000  # characters of the invalid answer shown back to the model
 _usage_lock = threading.Lock()
 
-__all__ = ["AnswerInvalid", "AnswerTimeout", "ContextExceeded", "DeadlineReached", "InvalidAnswer", "LLMSkipped", "chat_json",
-           "estimate_tokens", "parse_answer"]  # fmt: skip
+__all__ = ["AnswerInvalid", "AnswerTimeout", "ContextExceeded", "DeadlineReached", "InvalidAnswer",
+           "LLMSkipped", "chat_json", "estimate_tokens", "parse_answer"]  # fmt: skip
 
 
 class LLMSkipped(Exception):

@@ -1,8 +1,9 @@
 """The limits an LLM review works within: the model's context window, token estimates, the review's deadline.
 
-The context window comes from, in order: the `REVIEWOPS_LLM_CONTEXT_TOKENS` setting; what the endpoint
-answered when a prompt was too long (`context_length_exceeded`, learnt for the process); what the server
-reports in `/v1/models` (vLLM's `max_model_len`, asked once per endpoint); else a safe 8,192.
+The context window comes from, in order: what the endpoint answered when a prompt was too long
+(`context_length_exceeded`, learnt for the process; it wins over a larger setting); the
+`REVIEWOPS_LLM_CONTEXT_TOKENS` setting; what the server reports in `/v1/models` (vLLM's `max_model_len`, asked
+once per endpoint); else a safe 8,192.
 """
 
 from __future__ import annotations
@@ -100,13 +101,15 @@ def _reported_context(key: tuple[str, str], api_key: str | None, timeout: float)
 
 
 def context_tokens(configured: int | None, key: tuple[str, str], api_key: str | None, timeout: float) -> int:
-    """The context window to plan with (see the module docstring for the order)."""
-    if configured:
-        return configured
+    """The context window to plan with (see the module docstring for the order). What the endpoint itself
+    said beats a larger setting: a prompt planned for the setting would only be refused again."""
     with _lock:
         known = _context.get(key)
-        ask = known is None and key not in _asked
-        _asked.add(key)
+        ask = known is None and key not in _asked and not configured
+        if ask:
+            _asked.add(key)
+    if configured:
+        return min(configured, known) if known else configured
     if known:
         return known
     if ask:

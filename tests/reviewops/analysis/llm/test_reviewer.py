@@ -272,3 +272,33 @@ def test_server_without_json_mode(fake_openai: FakeOpenAI) -> None:
     # Learnt once: the next review asks in the plain form straight away.
     LLMAnalyzer(_settings(fake_openai, max_retries=0)).analyze(context(*_files()))
     assert answer_form(fake_openai.requests[-1].body) == "plain" and len(fake_openai.requests) == 5
+
+
+def test_context_length_exceeded_is_split_at_once_and_said(fake_openai: FakeOpenAI) -> None:
+    # The setting claims a window the endpoint does not have: its 400 names the real one.
+    fake_openai.context_tokens = 2000
+    big = new_file("core/engine.py", [f"value_{i} = compute({i})  # step {i}" for i in range(300)])
+    ctx = context(big)
+    settings = _settings(fake_openai, context_tokens=32000, max_answer_tokens=200, max_concurrency=3)
+    LLMAnalyzer(settings).analyze(ctx)
+    _too_long, *parts = fake_openai.requests
+    assert len(parts) >= 3
+    answered = "\n".join(r.prompt for r in parts)
+    assert all(f"value_{i} = compute({i})" in answered for i in range(300))
+    (note,) = [n for n in ctx.notes if n.startswith("LLM review: context length exceeded")]
+    assert f" of 2,000 tokens; reviewed in {len(parts)} parts." in note
+    assert not any(n.startswith(("Not reviewed", "LLM review skipped")) for n in ctx.notes)
+    # Learnt: the next review plans for 2,000 tokens and sends no prompt that is too long.
+    fake_openai.requests.clear()
+    LLMAnalyzer(settings).analyze(context(big))
+    assert len(fake_openai.requests) == len(parts)
+
+
+def test_parts_that_fail_are_named_with_the_reason(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script = ["good", "error"]
+    files = [new_file(f"pkg/m{i}.py", [f"x_{i}_{j} = {j}" for j in range(120)]) for i in range(2)]
+    ctx = context(*files)
+    settings = _settings(fake_openai, max_input_tokens=2000, max_concurrency=1, answer_form="json_object")
+    LLMAnalyzer(settings).analyze(ctx)
+    failed = [n for n in ctx.notes if n.startswith("Not reviewed by the LLM (HTTP 500 from the LLM endpoint")]
+    assert len(failed) == 1 and "pkg/m" in failed[0]
