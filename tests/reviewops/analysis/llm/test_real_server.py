@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY as PROM
+from pydantic import BaseModel, Field
 
 from reviewops.analysis.analyzers import build_analyzers
 from reviewops.analysis.engine import DEADLINE_GRACE_SECONDS, run_review
 from reviewops.analysis.llm import forms
 from reviewops.analysis.llm.client import chat_json
 from reviewops.analysis.llm.limits import Deadline
-from reviewops.analysis.llm.reviewer import LLMAnalyzer, LLMReview
+from reviewops.analysis.llm.reviewer import LLMAnalyzer
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import LLMUsage, RepoConfig
 from tests.reviewops.analysis.helpers import context, new_file
@@ -46,6 +47,18 @@ def _settings(server: LlamaServer, **kw: Any) -> LLMSettings:
     return LLMSettings(**values)
 
 
+class Verdict(BaseModel):
+    """A small answer (a few dozen tokens), so the protocol tests do not wait on a long generation."""
+
+    risky: bool
+    reason: str = Field(max_length=60)
+
+
+def _answers(outcome: str, server: LlamaServer) -> float:
+    labels = {"model": server.model, "outcome": outcome}
+    return PROM.get_sample_value("reviewops_llm_answers_total", labels) or 0.0
+
+
 def _requests(outcome: str) -> float:
     return PROM.get_sample_value("reviewops_llm_requests_total", {"outcome": outcome}) or 0.0
 
@@ -56,19 +69,19 @@ def _code(n: int, prefix: str) -> list[str]:
 
 def test_a_structured_answer_is_parsed_and_the_form_learnt_once(server: LlamaServer, spans: Any) -> None:
     messages = [
-        {"role": "system", "content": "You review code. Report problems as findings."},
-        {"role": "user", "content": "### app.py (added)\n    1 + def div(a, b):\n    2 +     return a / b"},
+        {"role": "system", "content": "You judge whether a code change is risky."},
+        {"role": "user", "content": "def div(a, b):\n    return a / b"},
     ]
     usage = LLMUsage()
-    answer = chat_json(_settings(server), messages, LLMReview, usage)
-    assert isinstance(answer, LLMReview)
+    answer = chat_json(_settings(server), messages, Verdict, usage)
+    assert isinstance(answer, Verdict) and len(answer.reason) <= 60
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0  # as the server counted them
     # llama-cpp-python refuses OpenAI's json_schema form with a 500; the json_object + schema form works,
     # and is what the next request uses straight away.
     key = forms.endpoint_key(server.url, server.model)
     assert forms.learnt_form(key) == "json_object_schema"
     refused = _requests("error")
-    chat_json(_settings(server), messages, LLMReview, LLMUsage())
+    chat_json(_settings(server), messages, Verdict, LLMUsage())
     assert _requests("error") == refused
     used = [
         s.attributes["reviewops.llm.answer_form"] for s in spans.get_finished_spans() if s.name == "llm.chat"
@@ -78,14 +91,21 @@ def test_a_structured_answer_is_parsed_and_the_form_learnt_once(server: LlamaSer
 
 def test_a_prompt_over_the_context_window_is_split_and_every_part_answered(server: LlamaServer) -> None:
     # The setting claims 32k; the server has 2,048. Its 400 names both sizes and the review splits at once.
-    big = new_file("pkg/ops.py", _code(120, "op"))
+    big = new_file("pkg/ops.py", _code(100, "op"))
     ctx = context(big)
-    findings = LLMAnalyzer(_settings(server, context_tokens=32768)).analyze(ctx)
+    answered_before = sum(_answers(o, server) for o in ("valid", "reasked", "invalid"))
+    context_before = _requests("context")
+    findings = LLMAnalyzer(_settings(server, context_tokens=32768, max_answer_tokens=128)).analyze(ctx)
     (note,) = [n for n in ctx.notes if n.startswith("LLM review: context length exceeded")]
     assert f" of {N_CTX:,} tokens; reviewed in " in note
     parts = ctx.extras["llm_parts"]
     assert parts >= 2 and note.endswith(f"reviewed in {parts} parts.")
-    assert not any(n.startswith(("Not reviewed", "LLM review skipped")) for n in ctx.notes), ctx.notes
+    # One refusal, then every part got an answer from the server (whether a 135M model's answer is any
+    # good is not the point: no part was refused, timed out or left out).
+    assert _requests("context") == context_before + 1
+    answered = sum(_answers(o, server) for o in ("valid", "reasked", "invalid")) - answered_before
+    assert answered == parts
+    assert not any("context length" in n for n in ctx.notes if n.startswith("Not reviewed")), ctx.notes
     assert all(f.path == "pkg/ops.py" for f in findings)
 
 
