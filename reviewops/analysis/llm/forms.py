@@ -98,11 +98,20 @@ def response_format(form: str, name: str, schema: dict[str, Any]) -> dict[str, A
     return None
 
 
+def compact(node: Any) -> Any:
+    """The schema without pydantic's `title`s: the same constraints in fewer prompt tokens."""
+    if isinstance(node, dict):
+        return {k: compact(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [compact(v) for v in node]
+    return node
+
+
 def schema_instruction(schema: dict[str, Any]) -> str:
     """The schema in words for the prompt: every form sends it, constrained decoding or not."""
     return (
         "Answer with exactly one JSON object, and nothing else, that matches this JSON schema:\n"
-        + json.dumps(schema, separators=(",", ":"))
+        + json.dumps(compact(schema), separators=(",", ":"))
     )
 
 

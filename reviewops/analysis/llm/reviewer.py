@@ -238,10 +238,13 @@ class LLMAnalyzer:
                 return
             remember_context(forms.endpoint_key(self.settings.base_url, self.settings.model), limit)
             schema = LLMReview.model_json_schema()
-            room = limit - forms.answer_tokens(schema, self.settings.max_answer_tokens) - PROMPT_MARGIN_TOKENS
-            room -= estimate_tokens(messages[0]["content"] + forms.schema_instruction(schema) + header) + 16
-            over = (exc.error.requested or limit) / limit
-            budget = min(room, int(part.tokens / over) - 1)
+            answer_room = forms.answer_tokens(schema, self.settings.max_answer_tokens)
+            fixed = estimate_tokens(messages[0]["content"] + forms.schema_instruction(schema) + header) + 16
+            # The endpoint counted `requested` where we estimated less: scale our estimates by its ratio.
+            estimated = fixed + part.tokens + answer_room
+            factor = max(1.0, (exc.error.requested or estimated) / estimated)
+            room = int((limit - answer_room - PROMPT_MARGIN_TOKENS) / factor) - fixed
+            budget = min(room, int(part.tokens * limit / (exc.error.requested or limit) / factor) - 1)
             if budget < 64:
                 outcome.failed.append((part.paths, str(exc)))
                 return

@@ -30,7 +30,7 @@ N_CTX = 2048  # small, so a modest diff is over it and each request stays quick 
 
 pytestmark = [
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
-    pytest.mark.timeout(600),
+    pytest.mark.timeout(1800),
 ]
 
 
@@ -41,8 +41,10 @@ def server() -> Iterator[LlamaServer]:
 
 
 def _settings(server: LlamaServer, **kw: Any) -> LLMSettings:
-    values: dict[str, Any] = {"base_url": server.url, "model": server.model, "timeout_seconds": 120,
-                              "review_deadline_seconds": 300, "max_answer_tokens": 512}  # fmt: skip
+    # Generous limits: on a busy shared CPU this server can take minutes over one prompt; these tests are
+    # about what is asked and answered, the deadline test sets its own.
+    values: dict[str, Any] = {"base_url": server.url, "model": server.model, "timeout_seconds": 900,
+                              "review_deadline_seconds": 1500, "max_answer_tokens": 512}  # fmt: skip
     values.update(kw)
     return LLMSettings(**values)
 
@@ -91,11 +93,11 @@ def test_a_structured_answer_is_parsed_and_the_form_learnt_once(server: LlamaSer
 
 def test_a_prompt_over_the_context_window_is_split_and_every_part_answered(server: LlamaServer) -> None:
     # The setting claims 32k; the server has 2,048. Its 400 names both sizes and the review splits at once.
-    big = new_file("pkg/ops.py", _code(100, "op"))
+    big = new_file("pkg/ops.py", _code(60, "op"))
     ctx = context(big)
     answered_before = sum(_answers(o, server) for o in ("valid", "reasked", "invalid"))
     context_before = _requests("context")
-    findings = LLMAnalyzer(_settings(server, context_tokens=32768, max_answer_tokens=128)).analyze(ctx)
+    findings = LLMAnalyzer(_settings(server, context_tokens=32768, max_answer_tokens=96)).analyze(ctx)
     (note,) = [n for n in ctx.notes if n.startswith("LLM review: context length exceeded")]
     assert f" of {N_CTX:,} tokens; reviewed in " in note
     parts = ctx.extras["llm_parts"]
