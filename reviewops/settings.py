@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from reviewops.secretfiles import check_secret_sources, secret_file, secret_value, split_secrets
+from reviewops.settings_llm import LLMFields
 
 GITHUB_MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 
@@ -25,7 +26,7 @@ def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'reviewops.db'}"
 
 
-class Settings(BaseSettings):
+class Settings(LLMFields):
     """Every setting of every ReviewOps process. The README's settings table mirrors this class."""
 
     model_config = SettingsConfigDict(env_prefix="REVIEWOPS_", extra="ignore", validate_default=True)
@@ -193,34 +194,6 @@ class Settings(BaseSettings):
         default=60,
         gt=0,
         description="A worker silent this long is dead: its unacknowledged messages are redelivered.",
-    )
-    # --- review engine: LLM reviewer ---
-    llm_base_url: str | None = Field(
-        default=None,
-        description="Base URL of an OpenAI-compatible chat-completions API, e.g. http://ollama:11434/v1. "
-        "Unset with an API key: api.openai.com.",
-    )
-    llm_api_key: SecretStr | None = Field(default=None, description="API key of the LLM endpoint.")
-    llm_api_key_file: Path | None = Field(
-        default=None,
-        description="File holding the LLM endpoint's API key, instead of REVIEWOPS_LLM_API_KEY; re-read "
-        "within a second of a change (each review uses the key in force when it starts).",
-    )
-    llm_model: str | None = Field(
-        default=None, description="Model name for the LLM reviewer. Unset: the LLM reviewer is skipped."
-    )
-    llm_timeout_seconds: float = Field(default=60, gt=0, description="Timeout of one LLM request.")
-    llm_max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries of a failed LLM request (exponential backoff)."
-    )
-    llm_max_input_tokens: int = Field(
-        default=24000,
-        ge=1000,
-        description="Prompt token budget per review; files beyond it are listed as not reviewed.",
-    )
-    mock_llm: bool = Field(
-        default=False,
-        description="Deterministic canned LLM output instead of a real endpoint (demos, tests).",
     )
     # --- github app client ---
     github_request_timeout_seconds: float = Field(

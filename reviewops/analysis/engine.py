@@ -1,6 +1,8 @@
 """Running the analyzers on one diff, then merging and ranking what they found.
 
-Deterministic analyzers run first; their findings are handed to the LLM-backed ones as context. Every
+Deterministic analyzers run first; their findings are handed to the LLM-backed ones as context. The
+LLM-backed ones run concurrently and share one deadline (`REVIEWOPS_LLM_REVIEW_DEADLINE_SECONDS`): one that
+has not finished shortly after it is left behind, so the review is posted with what it has. Every
 finding is scrubbed of secrets and checked against the hunks (anything outside the diff is dropped, so
 GitHub never answers 422), deduplicated by fingerprint and ranked.
 """
@@ -12,13 +14,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from opentelemetry.trace import Status, StatusCode
 
 from reviewops.analysis.config import CONFIG_PATH, path_included
 from reviewops.analysis.diff import hunk_of
+from reviewops.analysis.llm.limits import review_deadline
 from reviewops.analysis.model import AnalysisContext, Analyzer, ChangedFile, Finding, LLMUsage, Severity
 from reviewops.credentials.redaction import redact_text
 from reviewops.telemetry.metrics import ANALYZER_RUNS, ANALYZER_SECONDS
@@ -27,6 +30,7 @@ from reviewops.telemetry.tracing import tracer
 log = logging.getLogger(__name__)
 DEFAULT_MAX_COMMENTS = 30
 MAX_PARALLEL_ANALYZERS = 4
+DEADLINE_GRACE_SECONDS = 5.0  # requests end at the deadline; this covers answers being parsed and merged
 
 
 @dataclass
@@ -38,6 +42,7 @@ class ReviewResult:
     qa_checklist: list[str] = field(default_factory=list)
     dropped: int = 0  # findings removed because they were outside the diff
     llm_summary: str | None = None
+    llm_parts: int = 0
 
 
 def rank_key(finding: Finding) -> tuple[int, str, int, str]:
@@ -152,8 +157,7 @@ def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewRes
     prior, _ = merge(found, included)
     scoped.prior_findings = prior
     ctx.prior_findings = prior
-    for analyzer in llm_backed:
-        found.extend(_run(analyzer, scoped, timings))
+    found.extend(_run_llm_backed(llm_backed, scoped, timings))
     findings, dropped = merge(found, included)
     if dropped:
         log.info("%d findings outside the diff dropped", dropped)
@@ -169,7 +173,33 @@ def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewRes
         qa_checklist=list(checklist or []),
         dropped=dropped,
         llm_summary=scoped.llm_summary,
+        llm_parts=scoped.llm_parts,
     )
+
+
+def _run_llm_backed(
+    analyzers: Sequence[Analyzer], ctx: AnalysisContext, timings: dict[str, float]
+) -> list[Finding]:
+    """The LLM-backed analyzers side by side under one deadline; ones still running after it are left out."""
+    if not analyzers:
+        return []
+    seconds = max(getattr(getattr(a, "settings", None), "review_deadline_seconds", 120.0) for a in analyzers)
+    deadline = review_deadline(ctx, seconds)
+    pool = ThreadPoolExecutor(max_workers=len(analyzers), thread_name_prefix="llm-analyzer")
+    futures = {pool.submit(contextvars.copy_context().run, _run, a, ctx, timings): a for a in analyzers}
+    done, _late = wait(futures, timeout=deadline.remaining() + DEADLINE_GRACE_SECONDS)
+    pool.shutdown(wait=False, cancel_futures=True)
+    found: list[Finding] = []
+    for future, analyzer in futures.items():
+        if future in done:
+            found.extend(future.result())
+        else:
+            ANALYZER_RUNS.labels(analyzer.id, "deadline").inc()
+            log.warning("analyzer %s still running at the review deadline; posting without it", analyzer.id)
+            ctx.notes.append(
+                f"Analyzer {analyzer.id} did not finish within the LLM deadline of {seconds:g}s; posted without it."
+            )
+    return found
 
 
 def select_for_posting(

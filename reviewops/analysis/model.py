@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from reviewops.analysis.llm.limits import Deadline
     from reviewops.analysis.llm.settings import LLMSettings
 
 
@@ -160,6 +161,9 @@ class AnalysisContext:
     llm_summary: str | None = None
     qa_checklist: list[str] | None = None
     qa_checklist_source: str | None = None  # "llm" or "heuristic"
+    llm_parts: int = 0  # how many parts the LLM reviewed the diff in (a diff over one prompt is split)
+    # The whole review's LLM deadline, shared by the LLM analyzers running side by side (set by the engine).
+    llm_deadline: Deadline | None = None
 
 
 class Analyzer(Protocol):

@@ -78,9 +78,22 @@ ANALYZER_SECONDS = Histogram(
 )
 LLM_REQUESTS = Counter(
     "reviewops_llm_requests_total",
-    "Chat-completion requests to the LLM endpoint, by outcome (ok, error, timeout, invalid).",
+    "Chat-completion requests to the LLM endpoint, by outcome (ok, error, timeout, invalid, context).",
     ["outcome"],
 )
+LLM_ANSWERS = Counter(
+    "reviewops_llm_answers_total",
+    "Structured answers asked of the LLM, by model and outcome (valid, reasked: valid after one re-ask, "
+    "invalid, context, timeout, deadline, error).",
+    ["model", "outcome"],
+)
+
+
+def model_label(model: str | None) -> str:
+    """The configured model name (one per deployment, so bounded), cut to 64 characters."""
+    return (model or "none")[:64]
+
+
 LLM_REQUEST_SECONDS = Histogram(
     "reviewops_llm_request_seconds",
     "Duration of one chat-completion request.",

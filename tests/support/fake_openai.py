@@ -8,9 +8,17 @@
 
 Modes: `good` answers {"findings": <findings>, "checklist": <checklist>, "summary": ...} as the message
 content (so both the reviewer and the QA checklist parse it), `garbage` answers non-JSON text, `slow`
-waits `slow_seconds` before answering (longer than a test's client timeout), `error` answers HTTP 500.
+waits `slow_seconds` before answering (longer than a test's client timeout), `error` answers HTTP 500,
+`wrong` answers JSON of the wrong shape, `length` answers a cut-off JSON with `finish_reason: length`,
+`tool_calls` answers a tool call and no content, `rate_limited` answers 429 with `Retry-After:
+<retry_after>`, `drop` closes the connection without an answer.
 `script` is a list of modes used one per request before falling back to `mode` (e.g. ["error", "good"]
 to test a retry). The request body is validated: model and messages are required, like the real API.
+
+Like real servers, it takes only some answer forms (`forms`; a refused form answers `refuse_status`, 400 by
+default, 500 like llama-cpp-python for `json_schema`), and with `context_tokens` set it refuses a prompt
+whose size (4 characters a token) plus `max_tokens` is over it with OpenAI's `context_length_exceeded`
+answer. `GET /v1/models` lists the model, with vLLM's `max_model_len` when `max_model_len` is set.
 """
 
 from __future__ import annotations
@@ -23,7 +31,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = ("good", "garbage", "slow", "error")
+MODES = ("good", "garbage", "slow", "error", "wrong", "length", "tool_calls", "rate_limited", "drop")
+ALL_FORMS = ("json_schema", "json_object_schema", "json_object", "plain")
+
+
+def answer_form(body: dict[str, Any]) -> str:
+    """Which answer form a request used (see reviewops.analysis.llm.forms)."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return "plain"
+    if fmt.get("type") == "json_schema":
+        return "json_schema"
+    return "json_object_schema" if "schema" in fmt else "json_object"
 
 
 @dataclass
@@ -47,6 +66,11 @@ class FakeOpenAI:
     script: list[str] = field(default_factory=list)
     slow_seconds: float = 5.0
     json_mode: bool = True  # False: answer 400 to `response_format` like servers without JSON mode
+    forms: tuple[str, ...] = ALL_FORMS
+    refuse_status: int = 400
+    context_tokens: int | None = None
+    max_model_len: int | None = None
+    retry_after: str = "0"
     prompt_tokens: int = 100
     completion_tokens: int = 20
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -72,12 +96,20 @@ class FakeOpenAI:
                 fake._handle(self)
 
             def do_GET(self) -> None:
+                if self.path.rstrip("/") == "/v1/models":
+                    entry: dict[str, Any] = {"id": "reviewer-1", "object": "model", "owned_by": "fake"}
+                    if fake.max_model_len:
+                        entry["max_model_len"] = fake.max_model_len
+                    self._send(200, {"object": "list", "data": [entry]})
+                    return
                 self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
-            def _send(self, status: int, payload: Any) -> None:
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -124,24 +156,59 @@ class FakeOpenAI:
         if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
             handler._send(400, {"error": {"message": "model and messages are required", "type": "invalid"}})
             return
-        if not self.json_mode and "response_format" in body:
-            handler._send(400, {"error": {"message": "response_format not supported", "type": "invalid"}})
+        form = answer_form(body)
+        if (not self.json_mode and "response_format" in body) or form not in self.forms:
+            status = self.refuse_status if form == "json_schema" else 400
+            handler._send(
+                status, {"error": {"message": f"response_format {form} not supported", "type": "invalid"}}
+            )
             return
+        if self.context_tokens is not None:
+            requested = len(json.dumps(body["messages"])) // 4 + int(body.get("max_tokens") or 0)
+            if requested > self.context_tokens:
+                message = (
+                    f"This model's maximum context length is {self.context_tokens} tokens. However, "
+                    f"you requested {requested} tokens. Please reduce the length of the messages."
+                )
+                error = {"message": message, "type": "invalid_request_error", "param": "messages",
+                         "code": "context_length_exceeded"}  # fmt: skip
+                handler._send(400, {"error": error})
+                return
         mode = self._next_mode()
         if mode == "error":
             handler._send(500, {"error": {"message": "internal error", "type": "server_error"}})
             return
+        if mode == "rate_limited":
+            error = {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}
+            handler._send(429, {"error": error}, {"Retry-After": self.retry_after})
+            return
+        if mode == "drop":
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return
         if mode == "slow":
             self._release.wait(self.slow_seconds)
+        finish, tool_calls = "stop", None
+        good = json.dumps({"findings": self.findings, "checklist": self.checklist, "summary": self.summary})
         if mode == "garbage":
-            content = "Sure! Here is my review: the code looks fine, mostly. {not json"
+            content: str | None = "Sure! Here is my review: the code looks fine, mostly. {not json"
+        elif mode == "wrong":
+            content = json.dumps({"review": "looks fine", "issues": 0})
+        elif mode == "length":
+            content, finish = good[: max(1, len(good) // 2)], "length"
+        elif mode == "tool_calls":
+            content, finish = None, "tool_calls"
+            tool_calls = [{"id": "call_1", "type": "function",
+                           "function": {"name": "review", "arguments": good}}]  # fmt: skip
         else:
-            content = json.dumps(
-                {"findings": self.findings, "checklist": self.checklist, "summary": self.summary}
-            )
-        handler._send(200, self._completion(body, content))
+            content = good
+        handler._send(200, self._completion(body, content, finish, tool_calls))
 
-    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], content: str | None, finish: str = "stop",
+                    tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
         return {
             "id": f"chatcmpl-fake-{len(self.requests)}",
             "object": "chat.completion",
@@ -150,8 +217,8 @@ class FakeOpenAI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": finish,
                     "logprobs": None,
                 }
             ],

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from reviewops.analysis.llm.client import LLMSkipped, chat_json
+from reviewops.analysis.llm.limits import review_deadline
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding
 from reviewops.analysis.paths import is_source_path, is_test_path
@@ -30,7 +32,15 @@ each one sentence. Answer with exactly one JSON object: {"checklist": ["...", ".
 
 
 class QAAnswer(BaseModel):
-    checklist: list[str] = Field(max_length=50)
+    checklist: list[Annotated[str, Field(max_length=200)]] = Field(max_length=10)
+
+    @field_validator("checklist", mode="before")
+    @classmethod
+    def _bounded(cls, value: object) -> object:
+        """More or longer items than the schema allows are cut, not refused: the checklist is advice."""
+        if isinstance(value, list):
+            return [v[:200] if isinstance(v, str) else v for v in value[:10]]
+        return value
 
 
 def _area(path: str) -> str:
@@ -97,11 +107,14 @@ class QAChecklistAnalyzer:
                 {"role": "user", "content": _qa_prompt(ctx)},
             ]
             try:
-                answer = chat_json(self.settings, messages, QAAnswer, ctx.usage, mock=lambda: _mock(ctx))
+                deadline = review_deadline(ctx, self.settings.review_deadline_seconds)
+                answer = chat_json(self.settings, messages, QAAnswer, ctx.usage, mock=lambda: _mock(ctx),
+                                   deadline=deadline)  # fmt: skip
                 cleaned = [redact_line("PR.md", i.strip()) for i in answer.checklist if i.strip()]
                 if cleaned:
                     checklist, source = cleaned[:MAX_ITEMS], "llm"
-            except LLMSkipped:
+            except LLMSkipped as exc:
+                ctx.notes.append(f"QA checklist from heuristics: the LLM gave none ({exc})")
                 checklist = None
         if checklist is None:
             checklist = heuristic_checklist(ctx)

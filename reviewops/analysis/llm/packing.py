@@ -1,17 +1,20 @@
-"""Choosing what the LLM sees: files ranked by risk and packed into the prompt token budget.
+"""Choosing what the LLM sees: files ranked by risk, split by file and hunk into parts that fit the prompt.
 
 Each file is rendered with new-side line numbers ("  12 + code") so the model can name real lines, and
-secrets are redacted before anything leaves the process.
+secrets are redacted before anything leaves the process. A diff larger than one prompt is not cut: it is
+split into parts (whole files where they fit, else runs of hunks, else slices of one long hunk), each part
+small enough for the context window with room left for the answer. Parts beyond the configured most are
+named as not reviewed, never dropped silently.
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reviewops.analysis.config import instructions_for
-from reviewops.analysis.llm.client import estimate_tokens
-from reviewops.analysis.model import ChangedFile, RepoConfig
+from reviewops.analysis.llm.limits import estimate_tokens
+from reviewops.analysis.model import ChangedFile, Hunk, RepoConfig
 from reviewops.analysis.paths import SOURCE, is_test_path
 from reviewops.credentials.redaction import redact_lines
 
@@ -22,6 +25,7 @@ GENERATED_NAMES = frozenset(
 DOC_EXTS = (".md", ".rst", ".txt", ".adoc")
 CONFIG_EXTS = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".tf", ".sql", ".sh", ".dockerfile")
 RISKY_WORDS = ("auth", "security", "crypto", "password", "token", "permission", "payment", "migration", "sql")
+MIN_PART_TOKENS = 256  # below this a prompt has no room for code: the context is too small to review in
 
 
 def is_generated(path: str) -> bool:
@@ -45,52 +49,154 @@ def risk(changed: ChangedFile) -> float:
     return (changed.additions + changed.deletions + 1) * weight
 
 
-def render_file(changed: ChangedFile, config: RepoConfig) -> str:
+def _header(changed: ChangedFile, config: RepoConfig) -> str:
     header = f"### {changed.path} ({changed.status}"
     if changed.previous_path:
         header += f", was {changed.previous_path}"
-    header += ")"
-    out = [header]
+    out = [header + ")"]
     for note in instructions_for(config, changed.path):
         out.append(f"Repository instructions for this file: {note}")
-    for hunk in changed.hunks:
-        out.append(f"@@ -{hunk.old_start},{hunk.old_length} +{hunk.new_start},{hunk.new_length} @@")
-        removed = sorted(hunk.removed.items())
-        new_lines = sorted([*((n, "+", t) for n, t in hunk.added.items()),
-                            *((n, " ", t) for n, t in hunk.context.items())])  # fmt: skip
-        # Whole hunks through the gate, so a private key's body lines go with its BEGIN line.
-        old_clean = redact_lines([t for _n, t in removed], changed.path)
-        new_clean = redact_lines([t for _n, _m, t in new_lines], changed.path)
-        out.extend(f"     - {text}" for text in old_clean)
-        out.extend(f"{n:>5} {mark} {text}" for (n, mark, _t), text in zip(new_lines, new_clean, strict=True))
     return "\n".join(out)
 
 
+def _hunk_lines(path: str, hunk: Hunk) -> list[str]:
+    out = [f"@@ -{hunk.old_start},{hunk.old_length} +{hunk.new_start},{hunk.new_length} @@"]
+    removed = sorted(hunk.removed.items())
+    new_lines = sorted([*((n, "+", t) for n, t in hunk.added.items()),
+                        *((n, " ", t) for n, t in hunk.context.items())])  # fmt: skip
+    # Whole hunks through the gate, so a private key's body lines go with its BEGIN line.
+    old_clean = redact_lines([t for _n, t in removed], path)
+    new_clean = redact_lines([t for _n, _m, t in new_lines], path)
+    out.extend(f"     - {text}" for text in old_clean)
+    out.extend(f"{n:>5} {mark} {text}" for (n, mark, _t), text in zip(new_lines, new_clean, strict=True))
+    return out
+
+
+def render_file(changed: ChangedFile, config: RepoConfig) -> str:
+    return "\n".join([_header(changed, config), *(line for h in changed.hunks for line in _hunk_lines(
+        changed.path, h))])  # fmt: skip
+
+
+def _slices(lines: list[str], budget: int) -> list[list[str]]:
+    """A hunk's lines in runs that each fit `budget` (a single over-long line stands alone)."""
+    out: list[list[str]] = [[]]
+    cost = 0
+    for line in lines:
+        line_cost = estimate_tokens(line + "\n")
+        if out[-1] and cost + line_cost > budget:
+            out.append([])
+            cost = 0
+        out[-1].append(line)
+        cost += line_cost
+    return out
+
+
+def file_pieces(changed: ChangedFile, config: RepoConfig, budget: int) -> list[str]:
+    """The file as one text when it fits `budget`, else as consecutive pieces by hunk (and within a hunk)."""
+    whole = render_file(changed, config)
+    if estimate_tokens(whole) <= budget:
+        return [whole]
+    header = _header(changed, config)
+    room = max(1, budget - estimate_tokens(header + "\n") - 8)
+    blocks: list[str] = []
+    for hunk in changed.hunks:
+        for n, run in enumerate(_slices(_hunk_lines(changed.path, hunk), room)):
+            blocks.append("\n".join(run if n == 0 else ["(this hunk continued)", *run]))
+    pieces: list[list[str]] = [[]]
+    cost = 0
+    for block in blocks:
+        block_cost = estimate_tokens(block + "\n")
+        if pieces[-1] and cost + block_cost > room:
+            pieces.append([])
+            cost = 0
+        pieces[-1].append(block)
+        cost += block_cost
+    total = len(pieces)
+    return [f"{header}\n(piece {i} of {total} of this file's diff)\n" + "\n".join(p)
+            for i, p in enumerate(pieces, 1)]  # fmt: skip
+
+
 @dataclass
-class Packed:
-    files: list[ChangedFile]
-    rendered: list[str]
-    left_out: list[str]  # paths not reviewed (budget)
+class Part:
+    """One prompt's worth of the diff."""
+
+    files: list[ChangedFile] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)
+    tokens: int = 0
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+
+@dataclass
+class Plan:
+    parts: list[Part]
+    left_out: list[str]  # paths not reviewed: beyond the most parts
     skipped: list[str]  # paths not worth reviewing (binary, removed, generated)
-    tokens: int
+    budget: int  # tokens of diff per part
+
+    @property
+    def files(self) -> list[ChangedFile]:
+        seen: dict[str, ChangedFile] = {}
+        for part in self.parts:
+            for changed in part.files:
+                seen.setdefault(changed.path, changed)
+        return list(seen.values())
 
 
-def pack(files: list[ChangedFile], config: RepoConfig, budget: int) -> Packed:
-    """Greedy by risk: take each file that still fits; bigger files that do not fit are left out."""
-    packed = Packed([], [], [], [], 0)
+def plan(files: list[ChangedFile], config: RepoConfig, budget: int, max_parts: int) -> Plan:
+    """Parts in risk order: each file (or piece) goes in the first part with room, else opens a new one."""
+    result = Plan([], [], [], budget)
     candidates = []
     for changed in files:
         if not changed.analyzable or not changed.hunks or is_generated(changed.path):
-            packed.skipped.append(changed.path)
+            result.skipped.append(changed.path)
         else:
             candidates.append(changed)
+    if budget < MIN_PART_TOKENS:
+        result.left_out = [c.path for c in candidates]
+        return result
     for changed in sorted(candidates, key=lambda f: (-risk(f), f.path)):
-        text = render_file(changed, config)
-        cost = estimate_tokens(text)
-        if packed.tokens + cost > budget:
-            packed.left_out.append(changed.path)
+        pieces = file_pieces(changed, config, budget)
+        placed_all = True
+        for text in pieces:
+            cost = estimate_tokens(text + "\n\n")
+            part = next((p for p in result.parts if p.tokens + cost <= budget), None)
+            if part is None and len(result.parts) < max_parts:
+                part = Part()
+                result.parts.append(part)
+            if part is None:
+                placed_all = False
+                continue
+            part.rendered.append(text)
+            part.tokens += cost
+            if changed not in part.files:
+                part.files.append(changed)
+        if not placed_all:
+            result.left_out.append(changed.path)
+    return result
+
+
+def split_part(part: Part, budget: int) -> list[Part]:
+    """A part the endpoint found too long, cut into parts of `budget` (its texts by line; nothing dropped)."""
+    texts: list[str] = []
+    for text in part.rendered:
+        if estimate_tokens(text) <= budget:
+            texts.append(text)
             continue
-        packed.files.append(changed)
-        packed.rendered.append(text)
-        packed.tokens += cost
-    return packed
+        head, _, rest = text.partition("\n")
+        room = max(1, budget - estimate_tokens(head) - 8)
+        texts.extend(f"{head}\n(continued)\n" + "\n".join(run) for run in _slices(rest.split("\n"), room))
+    parts: list[Part] = []
+    for text in texts:
+        cost = estimate_tokens(text + "\n\n")
+        target = next((p for p in parts if p.tokens + cost <= budget), None)
+        if target is None:
+            target = Part()
+            parts.append(target)
+        target.rendered.append(text)
+        target.tokens += cost
+    for new in parts:
+        new.files = [f for f in part.files if any(t.startswith(f"### {f.path} (") for t in new.rendered)]
+    return parts

@@ -17,6 +17,13 @@ class LLMSettings:
     max_input_tokens: int = 24000
     mock: bool = False
     backoff_seconds: float = 1.0  # first retry delay; doubles per attempt
+    context_tokens: int | None = None  # None: learnt from the endpoint (see reviewops.analysis.llm.limits)
+    review_deadline_seconds: float = 120.0
+    max_answer_tokens: int = 1536
+    answer_form: str = "auto"  # auto | json_schema | json_object_schema | json_object | plain
+    reask: bool = True
+    max_concurrency: int = 2
+    max_parts: int = 12
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMSettings:
@@ -28,6 +35,13 @@ class LLMSettings:
             max_retries=settings.llm_max_retries,
             max_input_tokens=settings.llm_max_input_tokens,
             mock=settings.mock_llm,
+            context_tokens=settings.llm_context_tokens,
+            review_deadline_seconds=settings.llm_review_deadline_seconds,
+            max_answer_tokens=settings.llm_max_answer_tokens,
+            answer_form=settings.llm_answer_form,
+            reask=settings.llm_reask,
+            max_concurrency=settings.llm_max_concurrency,
+            max_parts=settings.llm_max_parts,
         )
 
     @property

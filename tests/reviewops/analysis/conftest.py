@@ -12,6 +12,20 @@ from tests.support.fake_openai import FakeOpenAI
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "diffs"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_llm_memory() -> Iterator[None]:
+    """What the client learnt about endpoints (answer form, context window) lives for the process: each
+    test starts without it, as a fresh worker would."""
+    from reviewops.analysis.llm.forms import forget_forms
+    from reviewops.analysis.llm.limits import forget_contexts
+
+    forget_forms()
+    forget_contexts()
+    yield
+    forget_forms()
+    forget_contexts()
+
+
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:

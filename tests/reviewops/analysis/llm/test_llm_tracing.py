@@ -45,21 +45,37 @@ def test_tokens_as_the_server_reports_them(fake_openai: FakeOpenAI, spans: Any) 
 def test_one_span_per_attempt_failed_ones_marked(fake_openai: FakeOpenAI, spans: Any) -> None:
     fake_openai.script = ["error", "garbage"]
     fake_openai.mode = "good"
-    chat_json(settings(fake_openai, max_retries=2), MESSAGES, LLMReview, LLMUsage(), sleep=lambda _s: None)
+    chat_json(settings(fake_openai, max_retries=2, answer_form="json_object"), MESSAGES, LLMReview, LLMUsage(),
+              sleep=lambda _s: None)  # fmt: skip
     first, second, third = sorted(chats(spans), key=lambda s: s.start_time)
     assert first.status.status_code.name == "ERROR" and first.attributes["error.type"] == "error"
     assert "gen_ai.usage.input_tokens" not in first.attributes  # a 500 used no tokens
     # Garbage was still generated (and billed): its tokens are counted, the attempt is an error.
     assert second.attributes["error.type"] == "invalid"
     assert second.attributes["gen_ai.usage.output_tokens"] == fake_openai.completion_tokens
-    assert third.status.status_code.name == "UNSET"
+    assert third.status.status_code.name == "UNSET"  # the re-ask, answered validly
+
+
+def test_the_answer_form_is_on_the_span(fake_openai: FakeOpenAI, spans: Any) -> None:
+    fake_openai.forms = ("json_object_schema", "json_object", "plain")
+    fake_openai.refuse_status = 500  # llama-cpp-python's answer to the json_schema form
+    chat_json(settings(fake_openai), MESSAGES, LLMReview, LLMUsage())
+    first, second = sorted(chats(spans), key=lambda s: s.start_time)
+    assert first.attributes["reviewops.llm.answer_form"] == "json_schema"
+    assert first.status.status_code.name == "ERROR"
+    assert second.attributes["reviewops.llm.answer_form"] == "json_object_schema"
+    assert second.status.status_code.name == "UNSET"
 
 
 def test_exhausted_retries_leave_error_spans(fake_openai: FakeOpenAI, spans: Any) -> None:
     fake_openai.mode = "error"
     with pytest.raises(LLMSkipped):
         chat_json(
-            settings(fake_openai, max_retries=1), MESSAGES, LLMReview, LLMUsage(), sleep=lambda _s: None
+            settings(fake_openai, max_retries=1, answer_form="json_object"),
+            MESSAGES,
+            LLMReview,
+            LLMUsage(),
+            sleep=lambda _s: None,
         )
     assert [s.status.status_code.name for s in chats(spans)] == ["ERROR", "ERROR"]
 

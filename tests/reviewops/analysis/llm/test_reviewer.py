@@ -12,7 +12,7 @@ from reviewops.analysis.llm.reviewer import LLMAnalyzer
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import Severity
 from tests.reviewops.analysis.helpers import context, new_file
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import ALL_FORMS, FakeOpenAI, answer_form
 
 SECRET = "ghp_" + "Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa9"
 
@@ -53,7 +53,6 @@ def test_good_answer_becomes_findings(fake_openai: FakeOpenAI) -> None:
         },
         {"path": "app/handlers.py", "line": 40, "severity": "warning", "message": "outside the diff"},
         {"path": "nowhere.py", "line": 1, "message": "not a file of this PR"},
-        {"path": "app/handlers.py", "line": 1, "severity": "critical", "message": "bad severity"},
     ]
     ok_before = _metric("reviewops_llm_requests_total", {"outcome": "ok"})
     ctx = context(*_files())
@@ -64,14 +63,18 @@ def test_good_answer_becomes_findings(fake_openai: FakeOpenAI) -> None:
     assert finding.rule_id == "llm/security" and finding.analyzer == "llm"
     assert finding.suggestion == "    return json.loads(req.body)"
     assert finding.line_content == "    return eval(req.body)"
-    assert "LLM review: dropped 3 comments (2 outside the diff, 1 malformed)." in ctx.notes
+    assert "LLM review: dropped 2 comments outside the diff." in ctx.notes
     assert ctx.usage.prompt_tokens == 100 and ctx.usage.completion_tokens == 20
     assert ctx.llm_summary == "Looks reasonable."
     assert _metric("reviewops_llm_requests_total", {"outcome": "ok"}) == ok_before + 1
     (request,) = fake_openai.requests
     assert request.headers["authorization"] == "Bearer sk-test"
     assert request.body["model"] == "reviewer-1"
-    assert request.body["response_format"] == {"type": "json_object"}
+    # The answer's schema goes with the request (OpenAI's structured-outputs form first), and the answer
+    # is bounded by what that schema needs.
+    form = request.body["response_format"]
+    assert form["type"] == "json_schema" and form["json_schema"]["schema"]["title"] == "LLMReview"
+    assert 64 <= request.body["max_tokens"] <= 1536
     assert "    2 +     return eval(req.body)" in request.prompt  # new-side line numbers for the model
 
 
@@ -104,10 +107,15 @@ def test_garbage_answer_skips_with_a_note(fake_openai: FakeOpenAI) -> None:
     fake_openai.mode = "garbage"
     before = _metric("reviewops_llm_requests_total", {"outcome": "invalid"})
     ctx = context(*_files())
-    assert LLMAnalyzer(_settings(fake_openai, max_retries=1)).analyze(ctx) == []
-    assert len(fake_openai.requests) == 2  # retried once
-    assert any(n.startswith("LLM review skipped: invalid response") for n in ctx.notes)
+    reasked_before = _metric("reviewops_llm_answers_total", {"model": "reviewer-1", "outcome": "invalid"})
+    assert LLMAnalyzer(_settings(fake_openai, max_retries=2)).analyze(ctx) == []
+    first, second = fake_openai.requests  # asked again once, with what was wrong; not retried further
+    assert "That answer was not valid: answer is not the expected JSON: not JSON" in second.prompt
+    assert first.body["messages"] == second.body["messages"][: len(first.body["messages"])]
+    assert any(n.startswith("LLM review skipped: invalid answer after a re-ask (") for n in ctx.notes)
     assert _metric("reviewops_llm_requests_total", {"outcome": "invalid"}) == before + 2
+    after = _metric("reviewops_llm_answers_total", {"model": "reviewer-1", "outcome": "invalid"})
+    assert after == reasked_before + 1
 
 
 def test_server_error_retries_then_succeeds(fake_openai: FakeOpenAI) -> None:
@@ -115,7 +123,7 @@ def test_server_error_retries_then_succeeds(fake_openai: FakeOpenAI) -> None:
     fake_openai.findings = [{"path": "app/handlers.py", "line": 1, "message": "ok now"}]
     before = _metric("reviewops_llm_requests_total", {"outcome": "error"})
     ctx = context(*_files())
-    findings = LLMAnalyzer(_settings(fake_openai, max_retries=2)).analyze(ctx)
+    findings = LLMAnalyzer(_settings(fake_openai, max_retries=2, answer_form="json_object")).analyze(ctx)
     assert [f.message for f in findings] == ["ok now"]
     assert len(fake_openai.requests) == 3
     assert _metric("reviewops_llm_requests_total", {"outcome": "error"}) == before + 2
@@ -125,17 +133,18 @@ def test_server_error_retries_then_succeeds(fake_openai: FakeOpenAI) -> None:
 def test_server_error_exhausts_retries(fake_openai: FakeOpenAI) -> None:
     fake_openai.mode = "error"
     ctx = context(*_files())
-    assert LLMAnalyzer(_settings(fake_openai, max_retries=2)).analyze(ctx) == []
+    assert LLMAnalyzer(_settings(fake_openai, max_retries=2, answer_form="json_object")).analyze(ctx) == []
     assert len(fake_openai.requests) == 3
-    assert "LLM review skipped: HTTP 500 from the LLM endpoint" in ctx.notes
+    assert "LLM review skipped: HTTP 500 from the LLM endpoint: internal error" in ctx.notes
 
 
 def test_timeout_skips_with_a_note(fake_openai: FakeOpenAI) -> None:
     fake_openai.mode = "slow"
     before = _metric("reviewops_llm_requests_total", {"outcome": "timeout"})
     ctx = context(*_files())
-    assert LLMAnalyzer(_settings(fake_openai, timeout_seconds=0.3)).analyze(ctx) == []
-    assert "LLM review skipped: timed out after 0.3s" in ctx.notes
+    assert LLMAnalyzer(_settings(fake_openai, timeout_seconds=0.3, max_retries=2)).analyze(ctx) == []
+    assert len(fake_openai.requests) == 1  # a timed-out prompt is not resent unchanged
+    assert "LLM review skipped: timed out after 0.3s (not resent)" in ctx.notes
     assert _metric("reviewops_llm_requests_total", {"outcome": "timeout"}) == before + 1
 
 
@@ -148,16 +157,24 @@ def test_unreachable_endpoint() -> None:
     assert "LLM review skipped: could not connect to the LLM endpoint" in ctx.notes
 
 
-def test_token_budget_lists_left_over_files(fake_openai: FakeOpenAI) -> None:
+def test_a_diff_over_one_prompt_is_reviewed_in_parts(fake_openai: FakeOpenAI) -> None:
     big = new_file("core/engine.py", [f"value_{i} = compute({i})" for i in range(400)])
     small = new_file("core/util.py", ["def helper():", "    return 1"])
     docs = new_file("docs/guide.md", ["Some words"] * 5)
     ctx = context(big, small, docs)
-    LLMAnalyzer(_settings(fake_openai, max_input_tokens=1000)).analyze(ctx)
-    prompt = fake_openai.requests[0].prompt
-    assert "### core/util.py" in prompt and "### docs/guide.md" in prompt
-    assert "core/engine.py" not in prompt
-    assert "Not reviewed by the LLM (token budget of 1000): core/engine.py" in ctx.notes
+    LLMAnalyzer(_settings(fake_openai, max_input_tokens=2500, max_concurrency=3)).analyze(ctx)
+    prompts = [r.prompt for r in fake_openai.requests]
+    assert len(prompts) >= 3
+    # Every line of every file went to the model, the big file in pieces; nothing is named as left out.
+    shown = "\n".join(prompts)
+    assert all(f"value_{i} = compute({i})" in shown for i in range(400))
+    assert "### core/util.py" in shown and "### docs/guide.md" in shown
+    assert sum("### core/engine.py" in p for p in prompts) >= 2
+    assert not any(n.startswith("Not reviewed") for n in ctx.notes)
+    assert any(n.startswith("LLM review: the diff was larger than one prompt") and
+               f"reviewed in {len(prompts)} parts" in n for n in ctx.notes)  # fmt: skip
+    # The tenant's token budget counts every part.
+    assert ctx.usage.prompt_tokens == 100 * len(prompts)
 
 
 def test_files_ranked_by_risk(fake_openai: FakeOpenAI) -> None:
@@ -227,7 +244,7 @@ def test_backoff_doubles_between_attempts(fake_openai: FakeOpenAI) -> None:
 
     fake_openai.mode = "error"
     waits: list[float] = []
-    settings = _settings(fake_openai, max_retries=3, backoff_seconds=0.5)
+    settings = _settings(fake_openai, max_retries=3, backoff_seconds=0.5, answer_form="json_object")
     with pytest.raises(LLMSkipped, match="HTTP 500"):
         chat_json(settings, [{"role": "user", "content": "hi"}], LLMReview, LLMUsage(), sleep=waits.append)
     assert waits == [0.5, 1.0, 2.0]
@@ -240,7 +257,9 @@ def test_client_errors_are_not_retried(fake_openai: FakeOpenAI) -> None:
     ctx = context(*_files())
     assert LLMAnalyzer(settings).analyze(ctx) == []
     assert len(fake_openai.requests) == 1
-    assert "LLM review skipped: HTTP 404 from the LLM endpoint" in ctx.notes
+    assert any(
+        n.startswith("LLM review skipped: HTTP 404 from the LLM endpoint: no route") for n in ctx.notes
+    )
 
 
 def test_server_without_json_mode(fake_openai: FakeOpenAI) -> None:
@@ -249,4 +268,37 @@ def test_server_without_json_mode(fake_openai: FakeOpenAI) -> None:
     ctx = context(*_files())
     findings = LLMAnalyzer(_settings(fake_openai, max_retries=0)).analyze(ctx)
     assert [f.message for f in findings] == ["eval is dangerous"]
-    assert [("response_format" in r.body) for r in fake_openai.requests] == [True, False]
+    assert [answer_form(r.body) for r in fake_openai.requests] == list(ALL_FORMS)
+    # Learnt once: the next review asks in the plain form straight away.
+    LLMAnalyzer(_settings(fake_openai, max_retries=0)).analyze(context(*_files()))
+    assert answer_form(fake_openai.requests[-1].body) == "plain" and len(fake_openai.requests) == 5
+
+
+def test_context_length_exceeded_is_split_at_once_and_said(fake_openai: FakeOpenAI) -> None:
+    # The setting claims a window the endpoint does not have: its 400 names the real one.
+    fake_openai.context_tokens = 2000
+    big = new_file("core/engine.py", [f"value_{i} = compute({i})  # step {i}" for i in range(300)])
+    ctx = context(big)
+    settings = _settings(fake_openai, context_tokens=32000, max_answer_tokens=200, max_concurrency=3)
+    LLMAnalyzer(settings).analyze(ctx)
+    _too_long, *parts = fake_openai.requests
+    assert len(parts) >= 3
+    answered = "\n".join(r.prompt for r in parts)
+    assert all(f"value_{i} = compute({i})" in answered for i in range(300))
+    (note,) = [n for n in ctx.notes if n.startswith("LLM review: context length exceeded")]
+    assert f" of 2,000 tokens; reviewed in {len(parts)} parts." in note
+    assert not any(n.startswith(("Not reviewed", "LLM review skipped")) for n in ctx.notes)
+    # Learnt: the next review plans for 2,000 tokens and sends no prompt that is too long.
+    fake_openai.requests.clear()
+    LLMAnalyzer(settings).analyze(context(big))
+    assert len(fake_openai.requests) == len(parts)
+
+
+def test_parts_that_fail_are_named_with_the_reason(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script = ["good", "error"]
+    files = [new_file(f"pkg/m{i}.py", [f"x_{i}_{j} = {j}" for j in range(120)]) for i in range(2)]
+    ctx = context(*files)
+    settings = _settings(fake_openai, max_input_tokens=2000, max_concurrency=1, answer_form="json_object")
+    LLMAnalyzer(settings).analyze(ctx)
+    failed = [n for n in ctx.notes if n.startswith("Not reviewed by the LLM (HTTP 500 from the LLM endpoint")]
+    assert len(failed) == 1 and "pkg/m" in failed[0]
