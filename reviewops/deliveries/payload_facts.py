@@ -74,6 +74,28 @@ def has_nul_escape(raw: bytes) -> bool:
     return False
 
 
+def without_nul_escapes(raw: bytes) -> bytes:
+    """The JSON text with each `\\u0000` escape replaced by `\\ufffd` (as in has_nul_escape, an escaped
+    backslash followed by "u0000" is left alone). Done on the text, not on a parsed dict: re-serializing
+    the dict failed on payloads nested 254 levels deep (orjson's limit) and recursed past Python's limit
+    near 1000, so a payload GitHub can send became a 500 (issue 18)."""
+    out = bytearray()
+    start = 0
+    index = raw.find(b"\\")
+    while index != -1:
+        if raw.startswith(b"u0000", index + 1):
+            out += raw[start:index]
+            out += b"\\ufffd"
+            start = index + 6
+            index = raw.find(b"\\", start)
+        else:
+            index = raw.find(b"\\", index + 2)
+    if not start:
+        return raw
+    out += raw[start:]
+    return bytes(out)
+
+
 _local = threading.local()
 # A parser keeps buffers as large as the largest document it has read, for the life of the thread:
 # bodies past this size (rare; GitHub allows 25 MB) take the full parse instead.
