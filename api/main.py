@@ -14,7 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.concurrency import run_in_threadpool
 
-from api.middleware import RateLimitHeaders
+from api.body_budget import ByteBudget
+from api.middleware import HeaderLimit, RateLimitHeaders
 from api.problems import install_problem_handlers
 from api.routers import (
     admin_api_keys,
@@ -100,6 +101,7 @@ def create_app(
     app.state.db = db
     app.state.broker = broker
     app.state.intake = batcher
+    app.state.body_budget = ByteBudget(settings.webhook_body_budget_bytes)
     app.state.signature_failures = SignatureFailureTracker(settings.signature_failure_window_seconds)
     install_problem_handlers(app)
     setup_tracing("reviewops-api")
@@ -111,6 +113,7 @@ def create_app(
     app.state.redis = client
     app.state.limiter = RedisGcra(client) if client is not None else LocalGcra()
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(HeaderLimit, limit=settings.max_request_header_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

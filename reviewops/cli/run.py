@@ -29,6 +29,7 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from api.server import server_options
     from reviewops.db.migrate import upgrade
     from reviewops.db.session import Database
     from reviewops.deliveries import outbox
@@ -61,6 +62,7 @@ def serve(
             port=bind_port,
             log_level=settings.log_level.lower(),
             log_config=uvicorn_log_config(),
+            **server_options(settings),
         )
     finally:
         worker.stop(timeout=int(settings.worker_shutdown_timeout_seconds * 1000))
@@ -73,6 +75,8 @@ def api(
 ) -> None:
     """Run the HTTP API only (production: workers run separately with `reviewops worker`)."""
     import uvicorn
+
+    from api.server import server_options
 
     settings = settings_or_exit()
     if settings.redis_url is None:
@@ -96,6 +100,7 @@ def api(
         workers=workers,
         log_level=settings.log_level.lower(),
         log_config=uvicorn_log_config(),
+        **server_options(settings),
     )
 
 

@@ -60,7 +60,7 @@ def facts_of(payload: Mapping[str, Any]) -> PayloadFacts:
     return _facts(payload, lambda value: isinstance(value, Mapping))
 
 
-def has_nul_escape(raw: bytes) -> bool:
+def has_nul_escape(raw: bytes | bytearray) -> bool:
     """Whether a JSON text holds a `\\u0000` escape (PostgreSQL's jsonb cannot store a NUL).
 
     Walks the backslashes (memchr-fast; a webhook has few) and skips each escaped character, so an
