@@ -49,13 +49,14 @@ log = logging.getLogger(__name__)
 
 async def run_outbox_sweeper(settings: Settings, db: Database, broker: dramatiq.Broker) -> None:
     """Every few seconds, hand stored-but-unqueued deliveries to the broker (it may have been down)."""
+    sweeper = outbox.Sweeper(
+        db, broker, received_after=settings.outbox_received_after_seconds,
+        stale_after=settings.outbox_stale_after_seconds,
+    )  # fmt: skip
     while True:
         await asyncio.sleep(settings.outbox_sweep_interval_seconds)
         try:
-            await run_in_threadpool(
-                outbox.sweep, db, broker, received_after=settings.outbox_received_after_seconds,
-                stale_after=settings.outbox_stale_after_seconds,
-            )  # fmt: skip
+            await run_in_threadpool(sweeper.tick)
         except Exception:
             log.exception("outbox sweep failed; retrying on the next tick")
 
