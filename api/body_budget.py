@@ -28,8 +28,9 @@ class ByteBudget:
             self._room = asyncio.Condition()
         return self._room
 
-    @asynccontextmanager
-    async def hold(self, size: int, wait: float) -> AsyncIterator[None]:
+    async def acquire(self, size: int, wait: float) -> int:
+        """Reserve `size` bytes (at most the whole budget), waiting up to `wait` seconds for room; returns
+        what was reserved, for `release`. Raises BudgetExhausted."""
         size = min(max(size, 0), self.total)
         room = self._condition()
         async with room:
@@ -38,9 +39,18 @@ class ByteBudget:
             except TimeoutError:
                 raise BudgetExhausted from None
             self.free -= size
+        return size
+
+    async def release(self, reserved: int) -> None:
+        room = self._condition()
+        async with room:
+            self.free += reserved
+            room.notify_all()
+
+    @asynccontextmanager
+    async def hold(self, size: int, wait: float) -> AsyncIterator[None]:
+        reserved = await self.acquire(size, wait)
         try:
             yield
         finally:
-            async with room:
-                self.free += size
-                room.notify_all()
+            await self.release(reserved)

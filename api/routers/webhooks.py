@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -24,7 +26,6 @@ from reviewops.db.types import BIGINT_MAX
 from reviewops.deliveries import intake
 from reviewops.deliveries.group_commit import IntakeBatcher
 from reviewops.deliveries.payload_facts import (
-    LARGEST_READ,
     PayloadFacts,
     facts_of,
     has_nul_escape,
@@ -150,7 +151,7 @@ def parse_payload(body: bytes | bytearray, content_type: str) -> ParsedPayload:
     if has_nul_escape(raw):  # a NUL can only arrive escaped; PostgreSQL's jsonb cannot hold one
         raw = without_nul_escapes(bytes(raw))
         text = raw.decode()
-    facts = read_facts(bytes(raw)) if len(raw) <= LARGEST_READ else None
+    facts = read_facts(raw if isinstance(raw, bytes) else bytes(raw))
     if facts is None:
         payload = _full_parse(text)  # raises the 400 if it is not a JSON object
         return ParsedPayload(facts_of(payload), payload, text)
@@ -201,31 +202,25 @@ def _header_parameter(name: str, description: str) -> dict[str, Any]:
             "description": description}  # fmt: skip
 
 
-async def _read_verified(
-    request: Request, settings: Settings, digest: bytes, secrets: list[str]
-) -> bytes | bytearray:
-    """The body, read within the process's byte budget and verified as it streams in."""
-    limit = settings.webhook_max_body_bytes
-    declared = declared_length(request, limit)
-    verifier = signatures.StreamingVerifier(secrets)
+@asynccontextmanager
+async def _room_for(request: Request, settings: Settings, declared: int | None) -> AsyncIterator[None]:
+    """A large body holds its share of the process's byte budget from before it is read until its answer
+    (read, parsed, stored): the peak memory of many large bodies is bounded by the budget."""
     if declared is not None and declared <= SMALL_BODY_BYTES:
-        body = await read_body_capped(request, limit, verifier)
-    else:
-        budget: ByteBudget = request.app.state.body_budget
-        try:
-            async with budget.hold(
-                limit if declared is None else declared, settings.webhook_intake_timeout_seconds
-            ):
-                body = await read_body_capped(request, limit, verifier)
-        except BudgetExhausted:
-            raise ProblemError(
-                503,
-                "too many large bodies in flight; redeliver later",
-                code="busy",
-                headers={"Retry-After": "5"},
-            ) from None
-    verifier.verify(digest)
-    return body
+        yield
+        return
+    budget: ByteBudget = request.app.state.body_budget
+    size = settings.webhook_max_body_bytes if declared is None else declared
+    try:
+        reserved = await budget.acquire(size, settings.webhook_intake_timeout_seconds)
+    except BudgetExhausted:
+        raise ProblemError(
+            503, "too many large bodies in flight; redeliver later", code="busy", headers={"Retry-After": "5"}
+        ) from None
+    try:
+        yield
+    finally:
+        await budget.release(reserved)
 
 
 @router.post(
@@ -254,65 +249,91 @@ async def receive_github_webhook(request: Request) -> Response:
     state = request.app.state
     settings: Settings = state.settings
     db: Database = state.db
-    intake_batcher: IntakeBatcher = state.intake
     headers = request.headers
     started = time.perf_counter()
-    event_label = "unknown"
     secrets = [s.get_secret_value() for s in settings.webhook_secrets]
     try:
         try:
             digest, x_github_event, x_github_delivery = check_headers_before_the_body(headers, secrets)
-            body = await _read_verified(request, settings, digest, secrets)
+            declared = declared_length(request, settings.webhook_max_body_bytes)
         except signatures.SignatureError as exc:
-            metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
-            await _report_signature_failure(request, db, exc.reason)
-            raise ProblemError(401, exc.detail, code=f"signature-{exc.reason}") from None
-        event_label = metrics.event_label(x_github_event)
-        structlog.contextvars.bind_contextvars(delivery_guid=x_github_delivery, event=event_label)
-        parsed = parse_payload(body, headers.get("content-type", ""))
-        facts = parsed.facts
-        incoming = intake.IncomingDelivery(
-            app_id=app_id_of(request, settings.github_app_id),
-            guid=x_github_delivery,
-            event=x_github_event[:64],
-            action=facts.action,
-            payload=parsed.payload,
-            payload_json=parsed.text,
-            facts=facts,
-        )
-        # Bound here, these travel with the queued message (reviewops.queue.logcontext) to the worker's lines.
-        structlog.contextvars.bind_contextvars(
-            tenant=facts.installation_id, repository=facts.repository, pr=facts.pr_number
-        )
-        try:
-            result = await intake_batcher.accept(incoming)
-        except intake.UnstorableDelivery as exc:
-            log.error("delivery refused by the database, not stored: %s", exc.reason)
-            raise ProblemError(
-                422, f"the delivery cannot be stored: {exc.reason}", code="unstorable-delivery"
-            ) from None
-        except SQLAlchemyError as exc:
-            log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
-            raise ProblemError(
-                503, "database unavailable; redeliver later", code="database-unavailable"
-            ) from None
-        except TimeoutError:
-            log.error("delivery not confirmed within %ss: database slow or locked", intake_batcher.timeout)
-            raise ProblemError(
-                503,
-                "delivery not confirmed in time; redeliver later (a duplicate is recognised)",
-                code="intake-timeout",
-            ) from None
-        if result.status == "duplicate":
-            outcome = "requeued" if result.requeued else "duplicate"
-            metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
-            return _json(
-                {"delivery_guid": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
-            )
-        metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
-        return _json({"delivery_guid": incoming.guid, "status": result.status}, 202)
+            raise await _signature_problem(request, db, exc) from None
+        async with _room_for(request, settings, declared):
+            return await _ingest(request, settings, digest, secrets, x_github_event, x_github_delivery)
     except ProblemError as exc:
+        event = headers.get("x-github-event") or ""
+        event_label = metrics.event_label(event) if _EVENT_NAME.match(event) else "unknown"
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "rejected" if exc.status < 500 else "error").inc()
         raise
     finally:
         metrics.WEBHOOK_ACK_SECONDS.observe(time.perf_counter() - started)
+
+
+async def _signature_problem(request: Request, db: Database, exc: signatures.SignatureError) -> ProblemError:
+    metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
+    await _report_signature_failure(request, db, exc.reason)
+    return ProblemError(401, exc.detail, code=f"signature-{exc.reason}")
+
+
+async def _ingest(
+    request: Request,
+    settings: Settings,
+    digest: bytes,
+    secrets: list[str],
+    x_github_event: str,
+    x_github_delivery: str,
+) -> Response:
+    """Read and verify the body, store it, answer: within the body's share of the byte budget."""
+    db: Database = request.app.state.db
+    intake_batcher: IntakeBatcher = request.app.state.intake
+    headers = request.headers
+    verifier = signatures.StreamingVerifier(secrets)
+    body = await read_body_capped(request, settings.webhook_max_body_bytes, verifier)
+    try:
+        verifier.verify(digest)
+    except signatures.SignatureError as exc:
+        raise await _signature_problem(request, db, exc) from None
+    event_label = metrics.event_label(x_github_event)
+    structlog.contextvars.bind_contextvars(delivery_guid=x_github_delivery, event=event_label)
+    parsed = parse_payload(body, headers.get("content-type", ""))
+    facts = parsed.facts
+    incoming = intake.IncomingDelivery(
+        app_id=app_id_of(request, settings.github_app_id),
+        guid=x_github_delivery,
+        event=x_github_event[:64],
+        action=facts.action,
+        payload=parsed.payload,
+        payload_json=parsed.text,
+        facts=facts,
+    )
+    # Bound here, these travel with the queued message (reviewops.queue.logcontext) to the worker's lines.
+    structlog.contextvars.bind_contextvars(
+        tenant=facts.installation_id, repository=facts.repository, pr=facts.pr_number
+    )
+    try:
+        result = await intake_batcher.accept(incoming)
+    except intake.UnstorableDelivery as exc:
+        log.error("delivery refused by the database, not stored: %s", exc.reason)
+        raise ProblemError(
+            422, f"the delivery cannot be stored: {exc.reason}", code="unstorable-delivery"
+        ) from None
+    except SQLAlchemyError as exc:
+        log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
+        raise ProblemError(
+            503, "database unavailable; redeliver later", code="database-unavailable"
+        ) from None
+    except TimeoutError:
+        log.error("delivery not confirmed within %ss: database slow or locked", intake_batcher.timeout)
+        raise ProblemError(
+            503,
+            "delivery not confirmed in time; redeliver later (a duplicate is recognised)",
+            code="intake-timeout",
+        ) from None
+    if result.status == "duplicate":
+        outcome = "requeued" if result.requeued else "duplicate"
+        metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
+        return _json(
+            {"delivery_guid": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
+        )
+    metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
+    return _json({"delivery_guid": incoming.guid, "status": result.status}, 202)

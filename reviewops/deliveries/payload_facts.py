@@ -98,7 +98,8 @@ def without_nul_escapes(raw: bytes) -> bytes:
 
 _local = threading.local()
 # A parser keeps buffers as large as the largest document it has read, for the life of the thread:
-# bodies past this size (rare; GitHub allows 25 MB) take the full parse instead.
+# bodies past this size (rare; GitHub allows 25 MB) get a parser of their own (a full parse into a dict
+# held the body a third time).
 LARGEST_READ = 1 << 20
 
 
@@ -130,11 +131,11 @@ def read_facts(body: bytes) -> PayloadFacts | None:
     """The facts of a JSON object, or None when simdjson cannot vouch for it (the caller parses it
     fully). Nothing of simdjson's outlives this call: its parser can only be reused once its previous
     document is gone."""
-    if len(body) > LARGEST_READ:
-        return None
+    large = len(body) > LARGEST_READ
     for _ in range(2):
         try:
-            doc = _parser().parse(body)
+            # A large body gets a parser of its own, freed with it: a kept one would hold its buffers.
+            doc = (simdjson.Parser() if large else _parser()).parse(body)
             if not isinstance(doc, simdjson.Object) or not _vouched(doc):
                 return None
             return _facts(doc, lambda value: isinstance(value, simdjson.Object))
