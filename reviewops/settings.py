@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(
         default=15, gt=0, description="Interval of heartbeat comments on /api/v1/events."
     )
+    sse_key_recheck_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often an open /api/v1/events stream checks its API key again; a revoked key (or "
+        "a tenant no longer active) ends the stream.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins allowed by CORS (dashboards). Empty: no CORS headers.",
