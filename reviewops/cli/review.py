@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -48,6 +49,22 @@ def _enabled(analyzers: str | None) -> dict[str, bool] | None:
             else "--analyzers: name at least one analyzer"
         )
     return {name: name in wanted for name in REGISTRY}
+
+
+def _check_diff(diff: Path, files: list[Any], read_head: Callable[[str], str | None], repo: Path) -> None:
+    """A CI gate given the wrong file must not go green: a file with no file changes (empty, a README, a
+    binary) is refused, and files of the diff missing from the working tree are named (the analyzers
+    that read whole files skip them)."""
+    if not files:
+        raise _fail(f"--diff: {diff} is not a unified diff (no file changes found in it)")
+    missing = [f.path for f in files if f.status != "removed" and read_head(f.path) is None]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        typer.echo(
+            f"warning: {len(missing)} file(s) of the diff are not in the working tree {repo}: {shown}; "
+            "analyzers that read whole files skip them (use --repo, or run from the repository's root)",
+            err=True,
+        )
 
 
 def review(
@@ -94,7 +111,16 @@ def review(
         source = load_local(repo, diff=diff, git=git, config=config)
     except (LocalSourceError, DiffParseError) as exc:
         raise _fail(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:  # --config unreadable (a directory, no permission, binary)
+        raise _fail(f"--config: cannot read {config}: {exc}") from None
+    if diff is not None:
+        _check_diff(diff, source.files, source.read_head, repo)
     repo_config = parse_repo_config(source.config_text)
+    if config is not None and repo_config.errors:  # a config asked for by name must be right
+        raise _fail(
+            f"--config: {config}: "
+            + "; ".join(e.removeprefix(f"{CONFIG_PATH}: ") for e in repo_config.errors)
+        )
     llm = LLMSettings.from_settings(settings)
     ctx = AnalysisContext(
         files=source.files, title=source.title, config=repo_config, read_head=source.read_head
