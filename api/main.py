@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.concurrency import run_in_threadpool
 
+from api import openapi
 from api.body_budget import ByteBudget
 from api.middleware import HeaderLimit, RateLimitHeaders
 from api.problems import install_problem_handlers
@@ -105,6 +106,7 @@ def create_app(
     app.state.body_budget = ByteBudget(settings.webhook_body_budget_bytes)
     app.state.signature_failures = SignatureFailureTracker(settings.signature_failure_window_seconds)
     install_problem_handlers(app)
+    openapi.install(app)
     setup_tracing("reviewops-api")
     # Probes and scrapes would drown real requests in traces; the per-message ASGI receive/send spans
     # tell nothing the request span does not, and cost three span lifecycles per request.
