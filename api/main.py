@@ -28,8 +28,10 @@ from api.routers import (
     deliveries,
     events,
     findings,
+    github_app,
     health,
     reviews,
+    suppressions,
     usage,
     webhooks,
 )
@@ -130,6 +132,7 @@ def create_app(
     app.include_router(deliveries.router)
     app.include_router(reviews.router)
     app.include_router(findings.router)
+    app.include_router(suppressions.router)
     app.include_router(usage.router)
     app.include_router(events.router)
     app.include_router(admin_tenants.router)
@@ -138,4 +141,5 @@ def create_app(
     app.include_router(admin_api_keys.router)
     app.include_router(admin_stats.router)
     app.include_router(dead_letters.router)
+    app.include_router(github_app.router)
     return app

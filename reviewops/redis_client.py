@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import redis
+from redis import asyncio as aioredis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -24,6 +25,12 @@ def connect(url: str, *, socket_timeout: float = SOCKET_TIMEOUT_SECONDS, retries
     return redis.Redis.from_url(
         url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=socket_timeout, retry=retry
     )
+
+
+def connect_async(url: str) -> aioredis.Redis:
+    """An asyncio client for a long-lived subscription (SSE): a connect timeout, no read timeout (it waits
+    for messages as long as the stream lives)."""
+    return aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
 
 
 @lru_cache(maxsize=8)

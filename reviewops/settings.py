@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         default="https://api.github.com",
         description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
     )
+    github_web_url: str = Field(
+        default="https://github.com",
+        description="GitHub's web address, where the App manifest flow's form is posted (GitHub Enterprise: "
+        "https://HOST).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Public base URL of this ReviewOps (https://reviews.example.com): the App manifest's "
+        "webhook and callback URLs, and the webhook URL `reviewops doctor` expects. Unset: taken from the "
+        "request (manifest page) and not checked (doctor).",
+    )
     github_app_id: int | None = Field(default=None, description="The GitHub App's id.")
     github_private_key: SecretStr | None = Field(
         default=None, description="The GitHub App's PEM private key."

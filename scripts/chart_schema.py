@@ -306,6 +306,9 @@ schema = {
                 {
                     "replicas": integer(0),
                     "uvicornWorkers": integer(1, 64),
+                    "preStopDelaySeconds": integer(0, 120),
+                    "podAntiAffinity": {"type": "string", "enum": ["soft", "hard", "none"]},
+                    "zoneSpread": BOOL,
                     "service": obj(
                         {
                             "type": {"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
@@ -372,7 +375,21 @@ schema = {
                 "resources": resources,
             }
         ),
-        "crds": obj({"install": BOOL}),
+        "backup": obj(
+            {
+                "enabled": BOOL,
+                "schedule": {
+                    "type": "string",
+                    "pattern": r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$",
+                },
+                "retentionDays": integer(1),
+                "persistentVolumeClaim": STR,
+                "image": {"type": "string", "minLength": 1},
+                "runAsUser": integer(1),
+                "resources": resources,
+            }
+        ),
+        "doctor": obj({"enabled": BOOL, "resources": resources}),
         "reviewPolicy": obj(
             {
                 "enabled": BOOL,
@@ -443,7 +460,17 @@ schema = {
                 ),
             }
         ),
-        "serviceAccount": obj({"create": BOOL, "annotations": LABELS}),
+        "serviceAccount": obj(
+            {
+                "create": BOOL,
+                "name": {
+                    "type": "string",
+                    "pattern": "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+                    "maxLength": 253,
+                },
+                "annotations": LABELS,
+            }
+        ),
         "networkPolicy": obj({"enabled": BOOL, "apiFrom": peer, "metricsFrom": peer}),
         "metrics": obj(
             {

@@ -4,6 +4,9 @@ Dashboards are code (grafana-foundation-sdk, Grafana 11.6 schema), so they are r
 test regenerates them and compares with the committed JSON. After a change run
 `python scripts/dashboards.py --write`.
 Every query names only metrics ReviewOps exports (tests/charts/test_metrics_contract.py checks that).
+Shared-state gauges (queue depth, oldest age, dead letters, outbox, the operator's replica gauges) are the same
+number exported by every pod: they are taken with `max` over pods (`once`) before any sum over queues or
+policies (tests/charts/test_shared_gauges.py checks that no query sums them).
 """
 
 from __future__ import annotations
@@ -169,6 +172,11 @@ def _base(uid: str, title: str, description: str) -> Dashboard:
     )
 
 
+def once(metric: str, by: str) -> str:
+    """A shared-state gauge counted once: the max over the pods that all export it, per `by`."""
+    return f"max by ({by}) ({metric}{{{NS}}})"
+
+
 def quantile(q: float, metric: str, by: str = "le") -> str:
     return f"histogram_quantile({q}, sum by ({by}) (rate({metric}_bucket{{{NS}}}[{RATE}])))"
 
@@ -190,13 +198,13 @@ def overview() -> Dashboard:
         single(g, "Webhook error ratio", "Share of deliveries answered with an error.", error_ratio,
                unit="percentunit", warn=0.01, crit=0.05),
         single(g, "Backlog", "Messages waiting or in flight in every queue.",
-               f"sum(reviewops_queue_depth{{{NS}}})", warn=100, crit=1000),
+               f"sum({once('reviewops_queue_depth', 'queue')})", warn=100, crit=1000),
         single(g, "Oldest message", "Age of the oldest queued message.",
                f"max(reviewops_queue_oldest_message_age_seconds{{{NS}}})", unit="s", warn=300, crit=900),
         single(g, "Workers", "Worker replicas running now.",
-               f"sum(reviewops_operator_current_replicas{{{NS}}})"),
+               f"sum({once('reviewops_operator_current_replicas', 'policy')})"),
         single(g, "Dead letters", "Messages in the dead-letter queues.",
-               f"sum(reviewops_dead_letters{{{NS}}})", warn=1, crit=50),
+               f"sum({once('reviewops_dead_letters', 'queue, error_type')})", warn=1, crit=50),
     ]:  # fmt: skip
         d = d.with_panel(panel)
 
@@ -217,16 +225,17 @@ def overview() -> Dashboard:
 
     d = d.with_row(row(g, "Queues and workers"))
     d = d.with_panel(graph(g, "Queue depth", "Ready, in-flight and delayed messages per queue.",
-        [(f"sum by (queue) (reviewops_queue_depth{{{NS}}})", "{{queue}}")]))  # fmt: skip
+        [(once("reviewops_queue_depth", "queue"), "{{queue}}")]))  # fmt: skip
     d = d.with_panel(graph(g, "Oldest message age", "Age of the oldest message per queue.",
         [(f"max by (queue) (reviewops_queue_oldest_message_age_seconds{{{NS}}})", "{{queue}}")],
         unit="s"))  # fmt: skip
     d = d.with_panel(graph(g, "Workers: desired vs current", "What the operator wants and what runs.",
-        [(f"sum by (policy) (reviewops_operator_desired_replicas{{{NS}}})", "desired {{policy}}"),
-         (f"sum by (policy) (reviewops_operator_current_replicas{{{NS}}})", "current {{policy}}")],
+        [(once("reviewops_operator_desired_replicas", "policy"), "desired {{policy}}"),
+         (once("reviewops_operator_current_replicas", "policy"), "current {{policy}}"),
+         (once("reviewops_operator_max_replicas", "policy"), "max {{policy}}")],
     ))  # fmt: skip
     d = d.with_panel(graph(g, "Dead letters", "Dead-lettered messages per queue and error type.",
-        [(f"sum by (queue, error_type) (reviewops_dead_letters{{{NS}}})", "{{queue}} {{error_type}}")],
+        [(once("reviewops_dead_letters", "queue, error_type"), "{{queue}} {{error_type}}")],
         stacked=True))  # fmt: skip
     d = d.with_panel(graph(g, "Task retries", "Retries by actor and error type.",
         [(f"sum by (actor, error_type) (rate(reviewops_task_retries_total{{{NS}}}[{RATE}]))",
@@ -294,11 +303,12 @@ def operator() -> Dashboard:
           "{{direction}}")], w=12, bars=True))  # fmt: skip
     d = d.with_row(row(g, "Scaling"))
     d = d.with_panel(graph(g, "Desired vs current workers", "Per ReviewPolicy.",
-        [(f"sum by (policy) (reviewops_operator_desired_replicas{{{NS}}})", "desired {{policy}}"),
-         (f"sum by (policy) (reviewops_operator_current_replicas{{{NS}}})", "current {{policy}}")],
+        [(once("reviewops_operator_desired_replicas", "policy"), "desired {{policy}}"),
+         (once("reviewops_operator_current_replicas", "policy"), "current {{policy}}"),
+         (once("reviewops_operator_max_replicas", "policy"), "max {{policy}}")],
         w=12))  # fmt: skip
     d = d.with_panel(graph(g, "Backlog driving the scaling", "Queue depth per queue.",
-        [(f"sum by (queue) (reviewops_queue_depth{{{NS}}})", "{{queue}}")], w=12))  # fmt: skip
+        [(once("reviewops_queue_depth", "queue"), "{{queue}}")], w=12))  # fmt: skip
     d = d.with_row(row(g, "Dead-letter replay"))
     d = d.with_panel(graph(g, "Replay runs", "Replay Jobs created by the operator.",
         [(f"sum(increase(reviewops_operator_replay_jobs_total{{{NS}}}[{RATE}]))", "jobs")],
@@ -307,7 +317,8 @@ def operator() -> Dashboard:
         [(f"sum(rate(reviewops_dlq_replayed_total{{{NS}}}[{RATE}]))", "replayed")], unit="ops",
         w=8))  # fmt: skip
     d = d.with_panel(graph(g, "Dead letters", "Left in the dead-letter queues.",
-        [(f"sum by (queue) (reviewops_dead_letters{{{NS}}})", "{{queue}}")], w=8))  # fmt: skip
+        [(f"sum by (queue) ({once('reviewops_dead_letters', 'queue, error_type')})", "{{queue}}")],
+        w=8))  # fmt: skip
     return d
 
 

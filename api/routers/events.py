@@ -25,6 +25,7 @@ from api.routers.reviews import list_reviews_for
 from reviewops.db.models import TenantStatus
 from reviewops.db.session import Database
 from reviewops.events import channel
+from reviewops.redis_client import connect_async
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 SNAPSHOT_SIZE = 20
@@ -53,7 +54,7 @@ async def stream_events(
     client: aioredis.Redis | None = None
     pubsub: Any = None
     if settings.redis_url:
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = connect_async(settings.redis_url)
         pubsub = client.pubsub()
         await pubsub.subscribe(channel(tenant.tenant_id))
     try:

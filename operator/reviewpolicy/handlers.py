@@ -3,11 +3,20 @@
 A timer ticks every second per policy; a pass does real work (Redis, API calls) only when the policy's
 `pollSeconds` have passed, its generation changed, or a replay was requested, so the tick is cheap and
 the per-policy poll interval is honoured without one kopf handler per interval.
+
+No finalizer: kopf puts one on every object that has a timer (`kopf.timer` hard-codes
+`requires_finalizer=True`, so the timer can be stopped before the object goes). The operator has
+nothing to clean up at deletion (its Jobs and CronJob go by ownerReferences, its Redis keys belong to the
+namespace, not the policy), and a finalizer makes `helm uninstall`, `kubectl delete` and namespace
+deletion wait forever once the operator is gone. So the timer is registered without one, and a watch
+handler stops it when the DELETED event arrives (kopf stops a timer whose `when` filter turns false).
+Policies that still carry the finalizer from an older version lose it on the operator's first look.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -23,7 +32,11 @@ from reviewpolicy.serving import start_http, stop_http
 
 GROUP, VERSION, PLURAL = "reviewops.dev", "v1alpha1", "reviewpolicies"
 TICK_SECONDS = 1.0
-FINALIZER = "reviewops.dev/operator"
+FINALIZER = "reviewops.dev/operator"  # no longer added; kept so kopf strips it from older policies
+TIMER_ID = "reconcile"
+# Condition reasons that mean this pass could not reach Redis: the pass counts as a failure
+# (FallbackReplicas: the scaler gave up on the backlog after repeated failed polls and holds its fallback).
+REDIS_FAILURE_REASONS = frozenset({"BacklogUnavailable", "RedisUnavailable", "FallbackReplicas"})
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +69,31 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         memo.kube.close()
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, id="reconcile")
+def _alive(memo: kopf.Memo, **_: Any) -> bool:
+    """The timer's filter: false once this object's DELETED event has been seen, which stops the timer."""
+    return not getattr(memo, "deleted", False)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def watched(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """On DELETED: stop this object's timer (see `_alive`) and drop its gauges.
+
+    Its Jobs and CronJob go with it by ownerReferences (garbage collection), operator or not.
+    """
+    if type != "DELETED":
+        return
+    memo.deleted = True
+    policy = f"{body['metadata'].get('namespace')}/{body['metadata']['name']}"
+    for gauge in (
+        metrics.OPERATOR_DESIRED_REPLICAS,
+        metrics.OPERATOR_CURRENT_REPLICAS,
+        metrics.OPERATOR_MAX_REPLICAS,
+    ):
+        with contextlib.suppress(KeyError):
+            gauge.remove(policy)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, id=TIMER_ID, when=_alive)
 def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     """Reconcile one policy; the work is in `reconcile.reconcile`."""
     raw = _plain(body)
@@ -81,6 +118,9 @@ def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
         metrics.OPERATOR_DESIRED_REPLICAS.labels(policy=policy).set(outcome.status["desiredReplicas"])
     if "currentReplicas" in outcome.status:
         metrics.OPERATOR_CURRENT_REPLICAS.labels(policy=policy).set(outcome.status["currentReplicas"])
+    max_replicas = ((raw.get("spec") or {}).get("workers") or {}).get("maxReplicas")
+    if max_replicas is not None:
+        metrics.OPERATOR_MAX_REPLICAS.labels(policy=policy).set(int(max_replicas))
     if outcome.scaled in ("up", "down"):
         metrics.OPERATOR_SCALE_EVENTS.labels(direction=outcome.scaled).inc()
     if outcome.replay_job_created:
@@ -88,19 +128,39 @@ def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     if outcome.status or outcome.events:
-        result = "error" if outcome.errors else "success"
+        result = "error" if failed(outcome) else "success"
         metrics.OPERATOR_RECONCILES.labels(result=result).inc()
         for error in outcome.errors:
             log.warning("policy %s: %s", policy, error)
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def deleted(body: kopf.Body, **_: Any) -> None:
-    """Drop the policy's gauge; its Jobs and CronJob go with it (ownerReferences, garbage collection)."""
-    policy = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
-    for gauge in (metrics.OPERATOR_DESIRED_REPLICAS, metrics.OPERATOR_CURRENT_REPLICAS):
-        with contextlib.suppress(KeyError):
-            gauge.remove(policy)
+def failed(outcome: rec.Outcome) -> bool:
+    """A pass failed if a call failed or it could not reach Redis (held replicas, stale limits): a Redis
+    outage must show in `reconcile_total{result="error"}`, not pass as a success."""
+    if outcome.errors:
+        return True
+    return any(
+        cond.get("status") != "True" and cond.get("reason") in REDIS_FAILURE_REASONS
+        for cond in outcome.status.get("conditions") or []
+    )
+
+
+def _register_timer_without_finalizer(handler_id: str) -> None:
+    """Make the registered timer `handler_id` need no finalizer (see the module docstring).
+
+    kopf has no public switch for this; the handler is a frozen dataclass in the default registry's
+    spawning handlers, replaced here by a copy with `requires_finalizer=False`. The lifecycle tests
+    (tests/reviewpolicy/test_lifecycle.py) fail if a kopf upgrade brings the finalizer back.
+    """
+    spawning = kopf.get_default_registry()._spawning  # private: no public API, see above
+    handlers = spawning._handlers
+    found = [i for i, h in enumerate(handlers) if h.id == handler_id]
+    if len(found) != 1:
+        raise RuntimeError(f"kopf timer {handler_id!r}: {len(found)} registered, expected 1")
+    handlers[found[0]] = dataclasses.replace(handlers[found[0]], requires_finalizer=False)
+
+
+_register_timer_without_finalizer(TIMER_ID)
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,8 @@
 from this list; the kmock end-to-end test checks every request the operator made is covered).
 
 kopf itself: discovery of CRDs (list/watch customresourcedefinitions), list/watch of ReviewPolicies,
-patch of the object (finalizer, progress annotations) and of its status, and Events. Our own calls
+patch of its status, patch of the object only to strip the finalizer older operator versions added (the
+operator adds none: see handlers.py), and Events. Our own calls
 (`kube.Kube`): the worker Deployment (get, patch of its scale subresource), replay Jobs (create, list)
 and the replay CronJob (get, create, patch, delete). customresourcedefinitions are cluster-scoped,
 so that one rule belongs in a ClusterRole; the rest fit a namespaced Role (with `--namespace`) or a
@@ -39,6 +40,12 @@ NAMESPACED_RBAC_RULES: list[PolicyRule] = [
 ]
 
 RBAC_RULES: list[PolicyRule] = CLUSTER_RBAC_RULES + NAMESPACED_RBAC_RULES
+
+# Rights that no request uses but admission checks: an ownerReference with `blockOwnerDeletion: true` needs
+# `update` on the owner's `finalizers` subresource where OwnerReferencesPermissionEnforcement is on. The
+# operator's ownerReferences (replay.owner_reference) do not block deletion, so none is needed; a test keeps
+# the two in step.
+OWNER_REFERENCE_RULES: list[PolicyRule] = []
 
 
 def allows(rules: list[PolicyRule], group: str, resource: str, verb: str) -> bool:

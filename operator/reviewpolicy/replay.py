@@ -24,8 +24,11 @@ HANDLED_REQUESTS_KEPT = 20
 API_VERSION = "reviewops.dev/v1alpha1"
 KIND = "ReviewPolicy"
 ERROR_TYPES = ("transient", "permanent")  # the DLQ's kinds of dead letter (the CRD's enum)
-NON_ROOT_UID = 10001
-TMP = "/tmp"  # noqa: S108  (an emptyDir in the replay pod, not the operator's /tmp)  # the image's `reviewops` user (see Dockerfile)
+NON_ROOT_UID = 10001  # the image's `reviewops` user (see Dockerfile)
+TMP = "/tmp"  # noqa: S108  (an emptyDir in the replay pod, not the operator's /tmp)
+# What `reviewops dlq replay` reads: the dead-letter table and the broker. Nothing else of the worker's
+# environment (LLM key, GitHub App key, webhook secrets) is copied into a replay pod.
+REPLAY_ENV = frozenset({"REVIEWOPS_DATABASE_URL", "REVIEWOPS_REDIS_URL", "REVIEWOPS_LOG_LEVEL"})
 _DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
 
 
@@ -93,6 +96,12 @@ def cronjob_name(policy: str) -> str:
 
 
 def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
+    """The policy as controller of its Jobs and CronJob, so garbage collection deletes them with it.
+
+    No `blockOwnerDeletion`: it only matters for foreground deletion, and setting it needs `update` on
+    `reviewpolicies/finalizers` wherever OwnerReferencesPermissionEnforcement is on (OpenShift), a right the
+    operator would otherwise never use (see rbac.py).
+    """
     meta = body["metadata"]
     return {
         "apiVersion": API_VERSION,
@@ -100,7 +109,6 @@ def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
         "name": meta["name"],
         "uid": meta["uid"],
         "controller": True,
-        "blockOwnerDeletion": True,
     }
 
 
@@ -117,7 +125,12 @@ def _labels(policy: str, trigger: str) -> dict[str, str]:
 def pod_template(
     worker_deployment: dict[str, Any], command: list[str], labels: dict[str, str], extra_env: list[Any]
 ) -> dict[str, Any]:
-    """A pod like the worker's (image, env, envFrom, service account), non-root, that runs `command` once."""
+    """A pod like the worker's (image, service account, scheduling), non-root, that runs `command` once.
+
+    Least privilege: of the worker's environment only the database and Redis settings (and the log level)
+    are copied, and of its `envFrom` only ConfigMaps (no Secret is imported wholesale); no volume but a
+    writable /tmp; no service links.
+    """
     pod_spec = ((worker_deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = pod_spec.get("containers") or []
     if not containers or not containers[0].get("image"):
@@ -128,7 +141,7 @@ def pod_template(
         "name": "replay",
         "image": worker["image"],
         "command": command,
-        "env": [*(worker.get("env") or []), *extra_env],
+        "env": [*(e for e in worker.get("env") or [] if e.get("name") in REPLAY_ENV), *extra_env],
         "securityContext": {
             "runAsNonRoot": True,
             "allowPrivilegeEscalation": False,
@@ -141,9 +154,11 @@ def pod_template(
             "limits": {"memory": "256Mi"},
         },
     }
-    for key in ("envFrom", "imagePullPolicy", "volumeMounts"):
-        if worker.get(key):
-            container[key] = worker[key]
+    config_maps = [source for source in worker.get("envFrom") or [] if "configMapRef" in source]
+    if config_maps:
+        container["envFrom"] = config_maps
+    if worker.get("imagePullPolicy"):
+        container["imagePullPolicy"] = worker["imagePullPolicy"]
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "securityContext": {
@@ -154,18 +169,16 @@ def pod_template(
             **(pod_spec.get("securityContext") or {}),
         },
         "containers": [container],
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
     }
     spec["securityContext"]["runAsNonRoot"] = True  # never let a copied context turn it off
-    for key in ("serviceAccountName", "imagePullSecrets", "volumes", "nodeSelector", "tolerations"):
+    for key in ("serviceAccountName", "imagePullSecrets", "nodeSelector", "tolerations"):
         if pod_spec.get(key):
             spec[key] = pod_spec[key]
-    if not any(m.get("mountPath") == TMP for m in container.get("volumeMounts") or []):
-        # The root filesystem is read-only; HOME is /tmp in the image.
-        container["volumeMounts"] = [
-            *(container.get("volumeMounts") or []),
-            {"name": "replay-tmp", "mountPath": TMP},
-        ]
-        spec["volumes"] = [*(spec.get("volumes") or []), {"name": "replay-tmp", "emptyDir": {}}]
+    # The root filesystem is read-only; HOME is /tmp in the image.
+    container["volumeMounts"] = [{"name": "replay-tmp", "mountPath": TMP}]
+    spec["volumes"] = [{"name": "replay-tmp", "emptyDir": {}}]
     return {"metadata": {"labels": labels}, "spec": spec}
 
 

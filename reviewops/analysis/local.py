@@ -15,14 +15,32 @@ from reviewops.analysis.model import ChangedFile
 GIT_TIMEOUT_SECONDS = 60
 
 
+ONE_SOURCE = "--diff/--git/--staged: give exactly one of --diff FILE, --git BASE..HEAD or --staged"
+
+
 class LocalSourceError(ValueError):
     """Bad --diff/--git input; the message is shown to the user as is."""
 
 
+# Fixed prefixes and unquoted paths whatever the user's git config says (diff.mnemonicPrefix gives
+# `c/`/`i/`, diff.noprefix none, core.quotePath octal escapes): the parser expects `a/`, `b/` and plain names.
+DIFF_ARGS = ("diff", "--no-color", "--no-ext-diff", "-M", "--src-prefix=a/", "--dst-prefix=b/")
+STAGED_TITLE = "staged changes"
+
+
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+        ["git", "-c", "core.quotePath=false", "-C", str(repo), *args],
+        capture_output=True,
+        timeout=GIT_TIMEOUT_SECONDS,
+        check=False,
     )
+
+
+def _parse_git_diff(diff: subprocess.CompletedProcess[bytes], option: str) -> list[ChangedFile]:
+    if diff.returncode != 0:
+        raise LocalSourceError(f"{option}: git diff failed: {diff.stderr.decode(errors='replace').strip()}")
+    return parse_unified_diff(diff.stdout.decode("utf-8", errors="replace"))
 
 
 def split_range(spec: str) -> tuple[str, str, bool]:
@@ -35,18 +53,46 @@ def split_range(spec: str) -> tuple[str, str, bool]:
 
 
 def git_range_files(repo: Path, spec: str) -> tuple[list[ChangedFile], str, str]:
-    """Parse `git diff BASE..HEAD`; returns (files, base, head)."""
+    """Parse `git diff BASE..HEAD`; returns (files, base, head). BASE may be the empty tree (`..` only)."""
     base, head, three = split_range(spec)
     for ref in (base, head):
-        if _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        if not is_commit(repo, ref) and not (ref == base and not three and is_empty_tree(repo, ref)):
             raise LocalSourceError(f"--git: unknown revision {ref!r} in {repo}")
-    diff = _git(repo, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}{'...' if three else '..'}{head}")
-    if diff.returncode != 0:
-        raise LocalSourceError(f"--git: git diff failed: {diff.stderr.decode(errors='replace').strip()}")
-    return parse_unified_diff(diff.stdout.decode("utf-8", errors="replace")), base, head
+    diff = _git(repo, *DIFF_ARGS, f"{base}{'...' if three else '..'}{head}")
+    return _parse_git_diff(diff, "--git"), base, head
+
+
+def is_commit(repo: Path, rev: str) -> bool:
+    return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode == 0
+
+
+def empty_tree(repo: Path) -> str:
+    """The repository's empty tree id (sha1 or sha256): BASE of a root commit's review, `EMPTY..HEAD`."""
+    made = _git(repo, "hash-object", "-t", "tree", "/dev/null")
+    if made.returncode != 0:
+        raise LocalSourceError(f"git hash-object failed: {made.stderr.decode(errors='replace').strip()}")
+    return made.stdout.decode().strip()
+
+
+def is_empty_tree(repo: Path, rev: str) -> bool:
+    return len(rev) >= 40 and rev == empty_tree(repo)
+
+
+def staged_files(repo: Path) -> list[ChangedFile]:
+    """Parse `git diff --cached`: what the next commit adds, also before the first commit (unborn HEAD,
+    where git compares the index with the empty tree)."""
+    if _git(repo, "rev-parse", "--git-dir").returncode != 0:
+        raise LocalSourceError(f"--staged: {repo} is not a git repository")
+    return _parse_git_diff(_git(repo, *DIFF_ARGS, "--cached"), "--staged")
+
+
+def has_head(repo: Path) -> bool:
+    return is_commit(repo, "HEAD")
 
 
 def git_reader(repo: Path, rev: str) -> Callable[[str], str | None]:
+    """A file as of `rev`; `rev=""` reads the index (`git show :path`, the staged content)."""
+
     def read(path: str) -> str | None:
         shown = _git(repo, "show", f"{rev}:{path}")
         return shown.stdout.decode("utf-8", errors="replace") if shown.returncode == 0 else None
@@ -66,9 +112,9 @@ def tree_reader(root: Path) -> Callable[[str], str | None]:
     return read
 
 
-def git_config_text(repo: Path, rev: str) -> str | None:
-    """`.reviewops.yaml` as of `rev` (the base: a change cannot relax its own review rules)."""
-    shown = _git(repo, "show", f"{rev}:{CONFIG_PATH}")
+def git_config_text(repo: Path, rev: str, path: str = CONFIG_PATH) -> str | None:
+    """`.reviewops.yaml` (or `path`) as of `rev` (the base: a change cannot relax its own review rules)."""
+    shown = _git(repo, "show", f"{rev}:{path}")
     return shown.stdout.decode("utf-8", errors="replace") if shown.returncode == 0 else None
 
 
@@ -80,17 +126,28 @@ class LocalSource:
     title: str
 
 
-def load_local(repo: Path, *, diff: Path | None, git: str | None, config: Path | None) -> LocalSource:
-    """What `reviewops review` analyzes: a patch file (`-` is stdin; heads from the working tree `repo`)
-    or a git range (heads from `git show HEAD:path`, config from BASE). `config` overrides the config."""
+def load_local(
+    repo: Path, *, diff: Path | None, git: str | None, config: Path | None, staged: bool = False
+) -> LocalSource:
+    """What `reviewops review` analyzes: a patch file (`-` is stdin; heads from the working tree `repo`),
+    a git range (heads from `git show HEAD:path`, config from BASE) or the staged change (heads from the
+    index, `git show :path`, so unstaged edits never change the verdict; config from HEAD, none before the
+    first commit). `config` overrides the config."""
+    if sum((diff is not None, git is not None, staged)) != 1:
+        raise LocalSourceError(ONE_SOURCE)
     config_text = config.read_text() if config is not None else None
+    if staged:
+        files = staged_files(repo)
+        if config is None and has_head(repo):
+            config_text = git_config_text(repo, "HEAD")
+        return LocalSource(files, git_reader(repo, ""), config_text, STAGED_TITLE)
     if git is not None:
         files, base, head = git_range_files(repo, git)
         if config is None:
             config_text = git_config_text(repo, base)
         return LocalSource(files, git_reader(repo, head), config_text, git)
-    if diff is None:
-        raise LocalSourceError("--diff/--git: give exactly one of --diff FILE or --git BASE..HEAD")
+    if diff is None:  # pragma: no cover - excluded by the count above
+        raise LocalSourceError(ONE_SOURCE)
     if str(diff) == "-":
         raw = sys.stdin.buffer.read()
     elif diff.is_file():

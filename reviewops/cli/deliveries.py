@@ -24,19 +24,38 @@ def recover(
         str, typer.Option("--since", help="How far back to look: 90m, 12h, 3d (GitHub keeps ~3 days).")
     ] = "72h",
     max_redeliveries: Annotated[
-        int, typer.Option("--max", help="At most this many redeliveries in this run.")
-    ] = 100,
+        int | None,
+        typer.Option(
+            "--max", help="At most this many redeliveries in this run (default 100; 10000 after a restore)."
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be redelivered.")] = False,
+    after_restore: Annotated[
+        bool,
+        typer.Option(
+            "--after-restore",
+            help="After restoring the database from a backup: redeliver every delivery of the window the "
+            "database does not hold, delivered or not (set --since to the backup's age plus a margin).",
+        ),
+    ] = False,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Redelivery requests per minute (GitHub's secondary limit is 80).")
+    ] = 60.0,
 ) -> None:
-    """Redeliver the failed GitHub deliveries (every attempt failed) that ReviewOps never stored."""
+    """Redeliver GitHub deliveries ReviewOps never stored: those whose every attempt failed, or with
+    --after-restore all of the window's that the restored database lacks."""
     try:
         window = durations.parse_duration(since)
     except ValueError as exc:
         raise _fail(f"--since: {exc}") from None
     if window.total_seconds() <= 0:
         raise _fail("--since: must be a positive duration")
+    if max_redeliveries is None:
+        max_redeliveries = 10_000 if after_restore else 100
     if max_redeliveries < 1:
         raise _fail(f"--max: must be at least 1, not {max_redeliveries}")
+    if not 0 < rate <= 80:
+        raise _fail(f"--rate: must be above 0 and at most 80 per minute, not {rate}")
     settings = settings_or_exit()
     if not settings.github_app_configured:
         raise _fail(
@@ -52,7 +71,7 @@ def recover(
         typer.echo(f"looking for missed deliveries of the last {since}{' (dry run)' if dry_run else ''}")
         result = run_recovery(
             db, app_client, since=window, max_redeliveries=max_redeliveries, dry_run=dry_run,
-            progress=typer.echo,
+            progress=typer.echo, after_restore=after_restore, per_minute=rate,
         )  # fmt: skip
     finally:
         db.dispose()

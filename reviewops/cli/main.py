@@ -8,7 +8,18 @@ import typer
 from typer.core import TyperOption
 
 from reviewops import __version__
-from reviewops.cli import deliveries, dlq, operator, retention, review, run, secrets, webhooks
+from reviewops.cli import (
+    deliveries,
+    dlq,
+    doctor,
+    github_app,
+    operator,
+    retention,
+    review,
+    run,
+    secrets,
+    webhooks,
+)
 
 _display_type_rich = TyperOption.display_type_rich
 
@@ -41,6 +52,8 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(deliveries.app, name="deliveries")
 app.command("review")(review.review)
 app.command("operator")(operator.operator)
+app.add_typer(github_app.app, name="github-app")
+app.command("doctor")(doctor.doctor)
 
 
 @app.command("version")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,18 @@ def purge_command(
     older_than: Annotated[str, typer.Option(help="Age of rows to delete, e.g. 90d.")] = "90d",
     dry_run: Annotated[bool, typer.Option(help="Only count what would be deleted.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 1000,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write every row before deleting it to DIR as gzipped JSON lines (one file per batch; "
+            "deliveries without payload, reviews with their findings). A stopped purge resumes safely.",
+        ),
+    ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option("--audit", help="Also delete audit_log rows older than --older-than (kept by default)."),
+    ] = False,
 ) -> None:
     """Delete finished deliveries, reviews (with findings) and replayed dead letters older than --older-than."""
     from reviewops.audit import record_now
@@ -29,6 +42,12 @@ def purge_command(
     except ValueError as exc:
         typer.echo(f"error: --older-than: {exc}", err=True)
         raise typer.Exit(2) from None
+    if export is not None:
+        try:
+            export.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            typer.echo(f"error: --export: cannot use {export} as a directory: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
     settings = settings_or_exit()
     db = Database(settings.database_url)
     cutoff = utcnow() - age
@@ -37,7 +56,15 @@ def purge_command(
         typer.echo(f"  {table}: {done}/{total} deleted", err=True)
 
     try:
-        result = purge(db, cutoff, batch_size=batch_size, dry_run=dry_run, progress=progress)
+        result = purge(
+            db,
+            cutoff,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            progress=progress,
+            export_dir=export,
+            audit=audit,
+        )
         verb = "would delete" if dry_run else "deleted"
         for table, count in result.deleted.items():
             typer.echo(f"{table}: {verb} {count}")

@@ -64,6 +64,10 @@ def serve(
     settings = settings_or_exit()
     bind_host, bind_port = host or settings.host, port or settings.port
     sock = _bound_socket(bind_host, bind_port)
+    from reviewops.github import stored_app
+
+    if stored_app.apply(settings):  # made with the manifest page (/github-app) on an earlier run
+        typer.echo(f"using the GitHub App {settings.github_app_id} stored in {stored_app.app_file()}")
     if not settings.webhook_secrets:
         settings.webhook_secrets = [SecretStr(ensure_dev_secret())]
         typer.echo(f"no REVIEWOPS_WEBHOOK_SECRETS set: using the development secret in {dev_secret_path()}")
@@ -78,13 +82,15 @@ def serve(
     mode = "embedded (SQLite, in-process broker)" if settings.embedded else "PostgreSQL/Redis"
     typer.echo(f"ReviewOps serving on http://{bind_host}:{bind_port} [{mode}]")
     typer.echo(f"  webhook URL: http://{bind_host}:{bind_port}/webhooks/github")
+    if not settings.github_app_configured:
+        typer.echo(f"  GitHub App:  none yet; create it at http://{bind_host}:{bind_port}/github-app")
     typer.echo(
         f"  try it:      reviewops send-test-webhook --url http://{bind_host}:{bind_port}/webhooks/github"
     )
     typer.echo(
         "  then:        reviewops deliveries show GUID   (what happened to it; each outcome is also logged)"
     )
-    if settings.github_app_id is None:
+    if not settings.github_app_configured:
         typer.echo("  note:        no GitHub App configured: pull requests are stored but not reviewed")
     config = uvicorn.Config(
         app, log_level=settings.log_level.lower(), log_config=uvicorn_log_config(), **server_options(settings)

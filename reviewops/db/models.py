@@ -198,6 +198,24 @@ class Finding(Base):
     review: Mapped[Review] = relationship(back_populates="findings")
 
 
+class Suppression(Base):
+    """A finding the team dismissed (`/reviewops ignore` on its comment): not posted again in the repository."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("tenant_id", "repository", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    repository: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(128), default="")
+    path: Mapped[str] = mapped_column(String(1024), default="")
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    comment_id: Mapped[int | None] = mapped_column(BigInteger)  # the reply that asked for it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)

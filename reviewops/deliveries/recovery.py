@@ -60,15 +60,18 @@ class RecoveryResult:
     errors: list[str] = field(default_factory=list)
 
 
-def find_missed(attempts: Iterable[HookDelivery], stored: set[str]) -> list[HookDelivery]:
-    """The newest attempt of every guid that never succeeded and that we do not have, oldest first."""
+def find_missed(
+    attempts: Iterable[HookDelivery], stored: set[str], *, after_restore: bool = False
+) -> list[HookDelivery]:
+    """The newest attempt of every guid we do not have, oldest first: normally only those whose every
+    attempt failed; after a restore also those GitHub delivered (we stored them, then lost them)."""
     by_guid: dict[str, list[HookDelivery]] = {}
     for attempt in attempts:
         by_guid.setdefault(attempt.guid, []).append(attempt)
     missed = [
         max(group, key=lambda a: a.delivered_at)
         for guid, group in by_guid.items()
-        if guid not in stored and not any(a.succeeded for a in group)
+        if guid not in stored and (after_restore or not any(a.succeeded for a in group))
     ]
     return sorted(missed, key=lambda a: a.delivered_at)
 
@@ -96,8 +99,14 @@ def recover(
     max_redeliveries: int = 100,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    after_restore: bool = False,
+    pause: Callable[[], None] | None = None,
 ) -> RecoveryResult:
-    """List attempts newer than `since`, redeliver what was missed (at most `max_redeliveries`)."""
+    """List attempts newer than `since`, redeliver what was missed (at most `max_redeliveries`).
+
+    `after_restore` asks for every delivery of the window the database does not hold, delivered or not
+    (the database was restored from a backup older than them); `pause` runs before each redelivery
+    request after the first, to keep to a pace GitHub allows."""
     cutoff = utcnow() - since
     attempts = [HookDelivery.from_api(item) for item in list_attempts(cutoff)]
     attempts = [a for a in attempts if a.delivered_at >= cutoff]
@@ -106,10 +115,14 @@ def recover(
     failed = {a.guid for a in attempts if not a.succeeded}
     result.failed_guids = len(failed)
     result.already_stored = len(failed & have)
-    for attempt in find_missed(attempts, have)[:max_redeliveries]:
+    for index, attempt in enumerate(
+        find_missed(attempts, have, after_restore=after_restore)[:max_redeliveries]
+    ):
         if dry_run:
             result.redelivered.append(attempt.guid)
             continue
+        if pause is not None and index:
+            pause()
         try:
             redeliver(attempt.id)
             result.redelivered.append(attempt.guid)
@@ -121,7 +134,7 @@ def recover(
         audit.record_now(
             db,
             "recovery",
-            "deliveries.recover",
+            "deliveries.recover_after_restore" if after_restore else "deliveries.recover",
             None,
             details={"redelivered": result.redelivered, "errors": len(result.errors)},
         )

@@ -8,6 +8,7 @@ makes sure only one worker of the fleet runs it per interval (a Redis SET NX EX 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "reviewops:recovery:lock"
 DEFAULT_SINCE = timedelta(hours=72)  # GitHub keeps deliveries for redelivery about three days
 DEFAULT_MAX = 100
+# GitHub's secondary limit on content-creating requests is 80 per minute: a redelivery request stays below it.
+REDELIVERIES_PER_MINUTE = 60.0
 
 
 def attempts_since(app: GitHubApp, cutoff: datetime, per_page: int = 100) -> Iterator[Mapping[str, Any]]:
@@ -43,7 +46,10 @@ def run_recovery(
     max_redeliveries: int = DEFAULT_MAX,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    after_restore: bool = False,
+    per_minute: float = REDELIVERIES_PER_MINUTE,
 ) -> RecoveryResult:
+    interval = 60.0 / per_minute if per_minute > 0 else 0.0
     result = recover(
         db,
         lambda cutoff: attempts_since(app, cutoff),
@@ -52,6 +58,8 @@ def run_recovery(
         max_redeliveries=max_redeliveries,
         dry_run=dry_run,
         progress=progress,
+        after_restore=after_restore,
+        pause=(lambda: time.sleep(interval)) if interval else None,
     )
     if not dry_run:
         metrics.DELIVERY_RECOVERY_REDELIVERIES.inc(len(result.redelivered))

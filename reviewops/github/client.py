@@ -20,7 +20,12 @@ from reviewops.settings import Settings
 MAX_PR_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 CHECK_RUN_ANNOTATIONS_PER_REQUEST = 50
 
+T_APP = "/app"
+T_HOOK_CONFIG = "/app/hook/config"
+T_INSTALLATIONS = "/app/installations"
+T_MANIFEST_CONVERSION = "/app-manifests/{code}/conversions"
 T_ACCESS_TOKENS = "/app/installations/{installation_id}/access_tokens"
+T_INSTALLATION_REPOS = "/installation/repositories"
 T_HOOK_DELIVERIES = "/app/hook/deliveries"
 T_REDELIVER = "/app/hook/deliveries/{delivery_id}/attempts"
 T_PULL = "/repos/{owner}/{repo}/pulls/{pull_number}"
@@ -33,6 +38,8 @@ T_CHECK_RUN = "/repos/{owner}/{repo}/check-runs/{check_run_id}"
 T_ISSUE_COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
 T_ISSUE_COMMENT = "/repos/{owner}/{repo}/issues/comments/{comment_id}"
 T_REACTIONS = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+T_REVIEW_COMMENT = "/repos/{owner}/{repo}/pulls/comments/{comment_id}"
+T_REVIEW_COMMENT_REACTIONS = "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
 
 
 def split_repo(full_name: str) -> dict[str, str]:
@@ -121,8 +128,32 @@ class GitHubApp:
         """Ask GitHub to send a delivery again (202)."""
         self.transport.request("POST", T_REDELIVER, self._app_auth, path_params={"delivery_id": delivery_id})
 
+    def get_app(self) -> dict[str, Any]:
+        """The App itself: its slug, owner, granted `permissions` and subscribed `events` (doctor)."""
+        result: dict[str, Any] = self.transport.request("GET", T_APP, self._app_auth).json()
+        return result
+
+    def get_hook_config(self) -> dict[str, Any]:
+        """The App's webhook: `url`, `content_type`, `secret` (masked by GitHub), `insecure_ssl`."""
+        result: dict[str, Any] = self.transport.request("GET", T_HOOK_CONFIG, self._app_auth).json()
+        return result
+
+    def list_installations(self, *, max_items: int | None = None) -> list[dict[str, Any]]:
+        return list(self.transport.paginate(T_INSTALLATIONS, self._app_auth, max_items=max_items))
+
     def installation(self, installation_id: int) -> InstallationClient:
         return InstallationClient(self, installation_id)
+
+
+def convert_manifest_code(transport: Transport, code: str) -> dict[str, Any]:
+    """Exchange the manifest flow's one-hour code for the new App's id, PEM key and webhook secret.
+
+    Needs no credential (the code is the credential), so it takes a bare transport."""
+    response = transport.request(
+        "POST", T_MANIFEST_CONVERSION, Auth("none", lambda: "", 0), path_params={"code": code}
+    )
+    result: dict[str, Any] = response.json()
+    return result
 
 
 class InstallationClient:
@@ -154,6 +185,12 @@ class InstallationClient:
         except Unauthorized:
             self.app.tokens.invalidate(self.installation_id)
             return fetch()
+
+    def list_repositories(self) -> tuple[int, list[str]]:
+        """How many repositories this installation may access, and the first 100 full names (doctor)."""
+        body = self._call("GET", T_INSTALLATION_REPOS, {}, params={"per_page": 100})
+        names = [str(repo["full_name"]) for repo in body.get("repositories", [])]
+        return int(body.get("total_count", len(names))), names
 
     # --- pull requests ---
 
@@ -247,4 +284,17 @@ class InstallationClient:
         result: dict[str, Any] = self._call(
             "POST", T_REACTIONS, {**split_repo(repo), "comment_id": comment_id}, json={"content": content}
         )
+        return result
+
+    def get_review_comment(self, repo: str, comment_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "GET", T_REVIEW_COMMENT, {**split_repo(repo), "comment_id": comment_id}
+        )
+        return result
+
+    def add_review_comment_reaction(self, repo: str, comment_id: int, content: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", T_REVIEW_COMMENT_REACTIONS, {**split_repo(repo), "comment_id": comment_id},
+            json={"content": content},
+        )  # fmt: skip
         return result

@@ -29,7 +29,9 @@ USER_AGENT = "reviewops"
 API_VERSION = "2022-11-28"
 MAX_INLINE_ATTEMPTS = 4
 # POSTs that create no content on GitHub (not part of the secondary content-creation limit).
-UNCAPPED = frozenset({"/app/installations/{installation_id}/access_tokens"})
+UNCAPPED = frozenset(
+    {"/app/installations/{installation_id}/access_tokens", "/app-manifests/{code}/conversions"}
+)
 
 
 class GitHubError(PermanentError):
@@ -61,7 +63,7 @@ class InstallationSuspended(GitHubError):
 class Auth:
     """How a request authenticates: an installation token (`token`) or the app JWT (`jwt`)."""
 
-    kind: str  # "token" | "jwt"
+    kind: str  # "token" | "jwt" | "none" (the manifest conversion: the code is the credential)
     value: Callable[[], str]
     limiter_key: int  # installation id, 0 for app-level requests
 

@@ -54,7 +54,7 @@ def post_review(
     body = render.summary_body(
         head_sha=head, findings=sel.in_diff, inline=len(sel.inline), annotations=len(sel.overflow),
         already_posted=sel.already_posted, below_threshold=sel.below_threshold, threshold=threshold,
-        notes=notes, qa_checklist=qa_checklist,
+        notes=notes, qa_checklist=qa_checklist, suppressed=sel.suppressed,
     )  # fmt: skip
     store.save(db, review.id, summary_comment_id=upsert_summary(gh, repo, number, body, previous_summary))
 

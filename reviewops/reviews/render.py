@@ -21,6 +21,19 @@ ANNOTATION_LEVEL = {Severity.ERROR: "failure", Severity.WARNING: "warning", Seve
 ICON = {Severity.ERROR: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
 
 
+_FINDING_MARKER = re.compile(r"<!-- reviewops:finding:([0-9a-f]{8,64}) -->")
+
+
+def finding_marker(fingerprint: str) -> str:
+    """Hidden in each inline comment, so a reply (`/reviewops ignore`) can name the finding it answers."""
+    return f"<!-- reviewops:finding:{fingerprint} -->"
+
+
+def fingerprint_in(body: str) -> str | None:
+    match = _FINDING_MARKER.search(body)
+    return match.group(1) if match else None
+
+
 def review_marker(review_id: int) -> str:
     return f"<!-- reviewops:review:{review_id} -->"
 
@@ -58,7 +71,7 @@ def inline_comment(finding: Finding, file: ChangedFile) -> dict[str, Any] | None
     whole_span = finding.start_line == finding.end_line or "start_line" in comment
     if finding.suggestion is not None and not is_secret(finding) and whole_span:
         body += f"\n\n```suggestion\n{finding.suggestion.rstrip(chr(10))}\n```"
-    comment["body"] = body
+    comment["body"] = body + "\n\n" + finding_marker(finding.fingerprint)
     return comment
 
 
@@ -119,6 +132,7 @@ def summary_body(
     threshold: Severity,
     notes: Sequence[str],
     qa_checklist: Any = None,
+    suppressed: int = 0,
 ) -> str:
     """The one summary comment per PR, edited in place on every push (found again by its marker)."""
     lines = [
@@ -131,6 +145,8 @@ def summary_body(
         f"- {already_posted} finding(s) already posted on an earlier push (not repeated)",
         f"- {below_threshold} finding(s) below the `{threshold.label}` threshold (stored, not posted)",
     ]
+    if suppressed:
+        lines.append(f"- {suppressed} finding(s) suppressed by the team (`/reviewops ignore`; not posted)")
     if notes:
         lines += ["", "### Notes", *[f"- {n}" for n in notes]]
     items = _checklist_items(qa_checklist)

@@ -29,6 +29,7 @@ from reviewops.ratelimit.tokens import llm_allowed, record_tokens
 from reviewops.reviews import store
 from reviewops.reviews.engine import EngineResult, ReviewDeps
 from reviewops.reviews.posting import post_review
+from reviewops.reviews.render import fingerprint_in
 from reviewops.reviews.selection import select_for_posting
 from reviewops.reviews.settings import for_tenant, read_policy
 from reviewops.reviews.store import ClaimedReview
@@ -154,12 +155,18 @@ class ReviewRunner:
             return ReviewStatus.SUPERSEDED
         threshold = fetched.config.severity_threshold or _threshold(settings.severity_threshold)
         max_comments = min(MAX_INLINE_COMMENTS, fetched.config.max_comments or MAX_INLINE_COMMENTS)
-        sel = select_for_posting(
-            list(result.findings), {f.path: f for f in fetched.files},
-            threshold=threshold, already_posted=history.posted_fingerprints, max_comments=max(0, max_comments),
-        )  # fmt: skip
         t2 = time.perf_counter()
         with tracer().start_as_current_span("github.post") as span:
+            already = history.posted_fingerprints
+            if not history.full:
+                # What the PR itself shows (each inline comment's marker): after a database restore, or
+                # any loss of finding rows, a review that runs again posts nothing that is already there.
+                already = already | on_pull_request(gh, review.repository, review.pr_number)
+            sel = select_for_posting(
+                list(result.findings), {f.path: f for f in fetched.files},
+                threshold=threshold, already_posted=already, max_comments=max(0, max_comments),
+                suppressed=history.suppressed,
+            )  # fmt: skip
             span.set_attributes(
                 {"reviewops.inline": len(sel.inline), "reviewops.annotations": len(sel.overflow)}
             )
@@ -214,6 +221,12 @@ class ReviewRunner:
         usage = result.usage
         if self.redis is not None and (usage.prompt_tokens or usage.completion_tokens):
             record_tokens(self.redis, claimed.installation_id, usage.prompt_tokens, usage.completion_tokens)
+
+
+def on_pull_request(gh: InstallationClient, repository: str, pr_number: int) -> set[str]:
+    """Fingerprints of the findings ReviewOps comments already show on the pull request."""
+    found = (fingerprint_in(str(c.get("body") or "")) for c in gh.list_review_comments(repository, pr_number))
+    return {fingerprint for fingerprint in found if fingerprint is not None}
 
 
 def _threshold(value: str) -> Severity:

@@ -19,6 +19,7 @@ class Selection:
     overflow: list[Finding]  # posted as check-run annotations
     already_posted: int = 0
     below_threshold: int = 0
+    suppressed: int = 0  # dismissed by the team in this repository (/reviewops ignore)
     posted: set[str] = field(default_factory=set)
 
 
@@ -29,9 +30,11 @@ def select_for_posting(
     threshold: Severity,
     already_posted: set[str],
     max_comments: int,
+    suppressed: frozenset[str] | set[str] = frozenset(),
 ) -> Selection:
-    """Dedupe by fingerprint, keep only lines GitHub accepts, drop what was posted before or is below the
-    threshold, most severe first; the first `max_comments` go inline, the rest become annotations."""
+    """Dedupe by fingerprint, keep only lines GitHub accepts, drop what the team suppressed, was posted
+    before or is below the threshold, most severe first; the first `max_comments` go inline, the rest become
+    annotations."""
     unique: dict[str, Finding] = {}
     for f in findings:
         unique.setdefault(f.fingerprint, f)
@@ -43,7 +46,9 @@ def select_for_posting(
         if comment is None:
             continue  # outside the diff: stored, never sent to GitHub
         sel.in_diff.append(f)
-        if f.fingerprint in already_posted:
+        if f.fingerprint in suppressed:
+            sel.suppressed += 1
+        elif f.fingerprint in already_posted:
             sel.already_posted += 1
         elif f.severity < threshold:
             sel.below_threshold += 1

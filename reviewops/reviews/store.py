@@ -21,6 +21,7 @@ from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.errors import PermanentError
 from reviewops.ratelimit.reviews import NOTES_KEY
+from reviewops.reviews.dismissals import suppressed_fingerprints
 from reviewops.reviews.selection import Selection
 from reviewops.tenancy.usage import add_usage
 
@@ -42,8 +43,10 @@ class History:
     """What earlier reviews of the same PR left, read right before posting."""
 
     superseded: bool  # a newer head is queued: this review must not post
+    full: bool  # `/review full`: post everything again
     posted_fingerprints: set[str]  # empty for `/review full`, which posts everything again
     summary_comment_id: int | None
+    suppressed: set[str]  # fingerprints the team dismissed in this repository (/reviewops ignore)
 
 
 def claim(db: Database, review_id: int) -> ClaimedReview | ReviewStatus:
@@ -106,10 +109,11 @@ def history(db: Database, review: Review) -> History:
         assert row is not None
         if newer_review(session, row) is not None:
             _finish(row, ReviewStatus.SUPERSEDED, "a newer push of the PR is queued")
-            return History(True, set(), None)
+            return History(True, False, set(), None, set())
         full = row.trigger == FULL_REVIEW_TRIGGER
         posted = set() if full else posted_fingerprints(session, row)
-        return History(False, posted, previous_summary_comment(session, row))
+        suppressed = suppressed_fingerprints(session, row.tenant_id, row.repository)
+        return History(False, full, posted, previous_summary_comment(session, row), suppressed)
 
 
 def complete(

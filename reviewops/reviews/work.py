@@ -1,4 +1,5 @@
-"""What the delivery lifecycle hands to the review lifecycle: run a review by id, answer a PR command.
+"""What the delivery lifecycle hands to the review lifecycle: run a review by id, answer a PR command,
+remember a dismissed finding.
 
 Built once per worker process (`build_review_work`) and passed as one value from the worker to each
 delivery's handlers, which schedule it to run after their transaction commits (Context.after_commit).
@@ -14,6 +15,7 @@ from reviewops.db.session import Database
 from reviewops.github.client import GitHubApp
 from reviewops.redis_client import redis_for
 from reviewops.reviews.commands import CommandReply, CommandResponder
+from reviewops.reviews.dismissals import Dismissal, Dismisser
 from reviewops.reviews.engine import ReviewDeps, default_deps
 from reviewops.reviews.runner import ReviewRunner
 from reviewops.settings import Settings
@@ -21,10 +23,11 @@ from reviewops.settings import Settings
 
 @dataclass(frozen=True)
 class ReviewWork:
-    """The two kinds of follow-up work a delivery can cause; tests pass their own callables."""
+    """The kinds of follow-up work a delivery can cause; tests pass their own callables."""
 
     run_review: Callable[[int], object] | None = None
     reply: Callable[[CommandReply], object] | None = None
+    dismiss: Callable[[Dismissal], object] | None = None
 
 
 def build_review_runner(
@@ -42,4 +45,6 @@ def build_review_work(settings: Settings, db: Database, deps: ReviewDeps | None 
     runner = build_review_runner(settings, db, deps)
     if runner is None:
         return ReviewWork()
-    return ReviewWork(run_review=runner, reply=CommandResponder(runner.github))
+    return ReviewWork(
+        run_review=runner, reply=CommandResponder(runner.github), dismiss=Dismisser(db, runner.github)
+    )

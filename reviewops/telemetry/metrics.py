@@ -145,7 +145,7 @@ REVIEW_COMMENTS_POSTED = Counter(
 # --- operator (ReviewPolicy) ---
 OPERATOR_RECONCILES = Counter(
     "reviewops_operator_reconcile_total",
-    "ReviewPolicy reconcile passes that did work, by result (success, error).",
+    "ReviewPolicy reconcile passes that did work, by result (success; error: Kubernetes or Redis failed).",
     ["result"],
 )
 OPERATOR_DESIRED_REPLICAS = Gauge(
@@ -156,6 +156,11 @@ OPERATOR_DESIRED_REPLICAS = Gauge(
 OPERATOR_CURRENT_REPLICAS = Gauge(
     "reviewops_operator_current_replicas",
     "Worker replicas the Deployment had at the operator's last poll, per policy.",
+    ["policy"],
+)
+OPERATOR_MAX_REPLICAS = Gauge(
+    "reviewops_operator_max_replicas",
+    "spec.workers.maxReplicas of a policy: the ceiling the backlog-at-max-workers alert compares with.",
     ["policy"],
 )
 OPERATOR_SCALE_EVENTS = Counter(

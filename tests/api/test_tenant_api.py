@@ -9,6 +9,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.pagination import encode_cursor
+from reviewops.db.models import Suppression
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.ratelimit import record_tokens
@@ -87,7 +88,7 @@ def test_findings_filters(client: TestClient, two: tuple[Seeded, Seeded]) -> Non
 
 
 def test_a_tenant_key_never_reads_another_tenants_data(
-    client: TestClient, two: tuple[Seeded, Seeded]
+    client: TestClient, db: Database, two: tuple[Seeded, Seeded]
 ) -> None:
     """Every tenant endpoint, with bob's ids and alice's key: 404 or an empty list, never bob's data."""
     alice, bob = two
@@ -112,12 +113,27 @@ def test_a_tenant_key_never_reads_another_tenants_data(
         assert owner_ids.isdisjoint(bob.review_ids), (path, params)
     usage = client.get("/api/v1/usage", headers=alice.auth).json()
     assert usage["tenant_id"] == alice.tenant_id and usage["installation_id"] == 201
+    # Suppressions (dismissed findings): bob's are neither listed nor deletable with alice's key.
+    with db.session() as session:
+        theirs = Suppression(
+            tenant_id=bob.tenant_id, repository="bob/repo", fingerprint="b" * 32, created_by="bob"
+        )
+        session.add(theirs)
+        session.flush()
+        theirs_id = theirs.id
+    listed = client.get("/api/v1/suppressions", params={"repository": "bob/repo"}, headers=alice.auth).json()
+    assert listed["items"] == [] and "bob" not in str(listed)
+    gone = client.delete(f"/api/v1/suppressions/{theirs_id}", headers=alice.auth)
+    assert gone.status_code == 404 and "bob" not in gone.text
+    with db.session() as session:
+        assert session.get(Suppression, theirs_id) is not None
     # Every tenant route of the OpenAPI document was exercised above (events has its own test).
     paths = {p for p in client.get("/openapi.json").json()["paths"] if p.startswith("/api/v1/") and
              not p.startswith("/api/v1/admin")}  # fmt: skip
     assert paths == {
         "/api/v1/reviews", "/api/v1/reviews/{review_id}", "/api/v1/reviews/{review_id}/findings",
         "/api/v1/findings", "/api/v1/findings/{finding_id}", "/api/v1/usage", "/api/v1/events",
+        "/api/v1/suppressions", "/api/v1/suppressions/{suppression_id}",
     }  # fmt: skip
 
 

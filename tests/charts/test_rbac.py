@@ -88,6 +88,29 @@ def test_bindings_point_at_the_operator_service_account() -> None:
 def test_rbac_matches_the_operator_code() -> None:
     if importlib.util.find_spec("reviewpolicy.rbac") is None:
         pytest.skip("reviewpolicy.rbac is not on this branch yet (the operator branch adds RBAC_RULES)")
-    from reviewpolicy.rbac import RBAC_RULES  # type: ignore[import-not-found]
+    from reviewpolicy.rbac import OWNER_REFERENCE_RULES, RBAC_RULES
 
-    assert chart_grants(scenario("default")) == grants(RBAC_RULES)
+    assert chart_grants(scenario("default")) == grants(RBAC_RULES) | grants(OWNER_REFERENCE_RULES)
+
+
+def test_rbac_matches_the_owner_references_the_operator_sets() -> None:
+    """blockOwnerDeletion needs `update` on reviewpolicies/finalizers (OwnerReferencesPermissionEnforcement,
+    e.g. OpenShift); the operator sets none, so neither the code's rules nor the chart grant it."""
+    from reviewpolicy.rbac import OWNER_REFERENCE_RULES, RBAC_RULES
+    from reviewpolicy.replay import owner_reference
+
+    ref = owner_reference({"metadata": {"name": "p", "uid": "u"}})
+    blocks = bool(ref.get("blockOwnerDeletion"))
+    needed = ("reviewops.dev", "reviewpolicies/finalizers", "update")
+    assert (needed in grants(OWNER_REFERENCE_RULES)) is blocks
+    assert (needed in chart_grants(scenario("default"))) is blocks
+    assert needed not in grants(RBAC_RULES) or blocks
+
+
+def test_no_binding_names_default_even_without_created_accounts() -> None:
+    r = render({"serviceAccount": {"create": False, "name": "platform-reviewops"}})
+    for kind in ("RoleBinding", "ClusterRoleBinding"):
+        for binding in r.of_kind(kind):
+            assert binding["subjects"] == [
+                {"kind": "ServiceAccount", "name": "platform-reviewops", "namespace": NAMESPACE}
+            ]

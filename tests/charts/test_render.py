@@ -29,7 +29,7 @@ COMPONENTS = ("api", "worker", "operator")
 
 
 def crd_schema(r: Rendered) -> dict[str, Any]:
-    crd = yaml.safe_load((CHART_DIR / "files" / "reviewpolicy-crd.yaml").read_text())
+    crd = yaml.safe_load((CHART_DIR / "crds" / "reviewpolicy-crd.yaml").read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     return version["schema"]["openAPIV3Schema"]
 
@@ -67,16 +67,17 @@ def test_review_policy_matches_the_crd_and_the_worker(rendered: Rendered) -> Non
     assert policy["metadata"]["namespace"] == worker["metadata"]["namespace"] == NAMESPACE
 
 
-def test_crd_is_templated_and_kept(rendered: Rendered) -> None:
-    (crd,) = rendered.of_kind("CustomResourceDefinition")
+def test_crd_comes_from_crds_and_the_policy_is_a_release_object(rendered: Rendered) -> None:
+    """Helm installs crds/ before any template (and never deletes it): the policy needs no hook."""
+    assert rendered.of_kind("CustomResourceDefinition") == [], "not a template"
+    (crd,) = [yaml.safe_load(c["data"]) for c in chart().crds]
     assert crd["metadata"]["name"] == "reviewpolicies.reviewops.dev"
-    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert crd["spec"]["names"]["shortNames"] == ["rp"]
-    assert chart().crds == [], "the CRD is a template (upgradable), not in crds/"
-    off = render({"crds": {"install": False}})
-    assert off.of_kind("CustomResourceDefinition") == []
-    # Without the templated CRD the policy is an ordinary release resource, not a hook.
-    assert "helm.sh/hook" not in off.one("ReviewPolicy", "reviewops")["metadata"].get("annotations", {})
+    for version in KUBE_VERSIONS:
+        kubernetes_validate.validate(crd, version, strict=True)
+    for doc in rendered.of_kind("ReviewPolicy"):
+        assert "helm.sh/hook" not in (doc["metadata"].get("annotations") or {}), "an ordinary release object"
+        assert "finalizers" not in doc["metadata"]
 
 
 def test_every_pod_is_locked_down(rendered: Rendered) -> None:
@@ -238,6 +239,7 @@ CREDENTIALS = {
     "Deployment/reviewops-worker": {"database-url", "redis-url", "llm-api-key"},
     "Deployment/reviewops-operator": {"redis-url"},
     "Job/reviewops-migrations": {"database-url"},
+    "CronJob/reviewops-backup": {"database-url"},
 }
 
 

@@ -164,11 +164,21 @@ def test_skaffold_schema_shape(configs: dict[str, dict[str, Any]]) -> None:
 def test_dev_dependencies_are_valid_kubernetes(configs: dict[str, dict[str, Any]]) -> None:
     import kubernetes_validate
 
+    namespace = release(configs["reviewops"])["namespace"]
+    assert configs["reviewops-dependencies"]["deploy"]["kubectl"]["defaultNamespace"] == namespace
     for path in configs["reviewops-dependencies"]["manifests"]["rawYaml"]:
         docs = [d for d in yaml.safe_load_all((ROOT / path).read_text()) if d]
-        assert {d["metadata"]["name"] for d in docs} == {"reviewops-dev-postgres", "reviewops-dev-redis"}
+        assert {d["metadata"]["name"] for d in docs if d["kind"] != "Namespace"} == {
+            "reviewops-dev-postgres",
+            "reviewops-dev-redis",
+        }
         for doc in docs:
             kubernetes_validate.validate(doc, "1.29.0", strict=True)
+            # In the release's namespace, so the chart's short Service names resolve.
+            if doc["kind"] == "Namespace":
+                assert doc["metadata"]["name"] == namespace
+            else:
+                assert doc["metadata"]["namespace"] == namespace, doc["metadata"]["name"]
     # the dev values point the chart at exactly these Services
     values = yaml.safe_load((ROOT / "deploy" / "skaffold" / "dev-values.yaml").read_text())
     assert "@reviewops-dev-postgres:5432/" in values["secrets"]["databaseUrl"]

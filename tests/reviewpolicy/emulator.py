@@ -65,7 +65,8 @@ class Emulator(kmock.KubernetesEmulator):
 class EmulatorThread:
     """The emulator's event loop in a daemon thread; the test talks to it over HTTP."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, declare_crd: bool = True) -> None:
+        self.declare_crd = declare_crd  # False: the ReviewPolicy kind is unknown until `declare_crd()`
         self.ready = threading.Event()
         self.url = ""
         self.emulator: Emulator | None = None
@@ -78,15 +79,21 @@ class EmulatorThread:
         self._stop = asyncio.Event()
         async with Emulator() as emulator, kmock.Server(emulator) as server:
             emulator.resources.load_bundled()
-            emulator.resources[RP] = kmock.ResourceInfo(
-                kind="ReviewPolicy", singular="reviewpolicy", namespaced=True, shortnames={"rp"},
-                verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
-                subresources={"status"},
-            )  # fmt: skip
             self.emulator = emulator
+            if self.declare_crd:
+                self.declare_reviewpolicies()
             self.url = str(server.url).rstrip("/")
             self.ready.set()
             await self._stop.wait()
+
+    def declare_reviewpolicies(self) -> None:
+        """What an established CRD does to discovery: the kind becomes known to clients."""
+        assert self.emulator is not None
+        self.emulator.resources[RP] = kmock.ResourceInfo(
+            kind="ReviewPolicy", singular="reviewpolicy", namespaced=True, shortnames={"rp"},
+            verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            subresources={"status"},
+        )  # fmt: skip
 
     def start(self) -> None:
         self._thread.start()

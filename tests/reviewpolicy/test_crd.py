@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_PATH = ROOT / "charts" / "reviewops" / "files" / "reviewpolicy-crd.yaml"
+CRD_PATH = ROOT / "charts" / "reviewops" / "crds" / "reviewpolicy-crd.yaml"
 EXAMPLES = sorted((ROOT / "examples").glob("reviewpolicy-*.yaml"))
 CRD = yaml.safe_load(CRD_PATH.read_text())
 [VERSION] = CRD["spec"]["versions"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -39,8 +40,17 @@ def operator_reads(cluster: EmulatorThread, ns: str) -> int:
     )
 
 
+def failed_reconciles(operator_env: dict[str, str]) -> float:
+    """`reviewops_operator_reconcile_total{result="error"}` as the operator's /metrics shows it."""
+    port = operator_env["REVIEWOPS_OPERATOR_METRICS_PORT"]
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics").text.splitlines():
+        if line.startswith('reviewops_operator_reconcile_total{result="error"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def test_redis_outage_holds_replicas_and_recovers(
-    operator: Any, api: Api, cluster: EmulatorThread, own_redis: RedisServer
+    operator: Any, api: Api, cluster: EmulatorThread, own_redis: RedisServer, operator_env: dict[str, str]
 ) -> None:
     ns = "outage"
     client = redis.Redis.from_url(own_redis.url)
@@ -50,6 +60,7 @@ def test_redis_outage_holds_replicas_and_recovers(
     api.create("rp", ns, policy("p", minReplicas=0, scaleDownStabilizationSeconds=0))
     wait_until(lambda: replicas(api, ns) == 2, what="scaled to ceil(4/2)")
 
+    errors_before = failed_reconciles(operator_env)
     own_redis.stop()
     st = wait_until(
         lambda: cond(s := status(api, ns, "p"), "ScalingActive").get("reason") == "BacklogUnavailable" and s,
@@ -63,6 +74,8 @@ def test_redis_outage_holds_replicas_and_recovers(
     wait_until(lambda: operator_reads(cluster, ns) >= polls + 2, what="two more polls")
     assert replicas(api, ns) == 2
     assert cond(status(api, ns, "p"), "ScalingActive")["lastTransitionTime"] == seen
+    # A pass that cannot reach Redis is a failed reconcile (the ReviewOpsOperatorReconcileFailing alert).
+    assert failed_reconciles(operator_env) >= errors_before + 2
 
     own_redis.start()  # an empty Redis (no persistence): the backlog is really 0 now
     wait_until(lambda: replicas(api, ns) == 0, what="scale to zero once the backlog can be read")

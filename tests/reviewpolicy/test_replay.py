@@ -8,6 +8,11 @@ import kubernetes_validate
 import pytest
 from reviewpolicy import replay
 
+
+def secret_env(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": "reviewops-secrets", "key": key}}}
+
+
 BODY = {"metadata": {"name": "default", "namespace": "reviewops", "uid": "u-1"}}
 WORKER: dict[str, Any] = {
     "metadata": {"name": "reviewops-worker"},
@@ -16,13 +21,23 @@ WORKER: dict[str, Any] = {
             "spec": {
                 "serviceAccountName": "reviewops",
                 "imagePullSecrets": [{"name": "ghcr"}],
-                "volumes": [{"name": "config", "configMap": {"name": "reviewops"}}],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": "reviewops"}},
+                    {"name": "github-app-key", "secret": {"secretName": "reviewops-secrets"}},
+                ],
                 "containers": [
                     {
                         "name": "worker",
                         "image": "ghcr.io/reviewops/reviewops:2.0.0",
                         "imagePullPolicy": "IfNotPresent",
-                        "env": [{"name": "REVIEWOPS_LOG_LEVEL", "value": "DEBUG"}],
+                        "env": [
+                            {"name": "REVIEWOPS_LOG_LEVEL", "value": "DEBUG"},
+                            secret_env("REVIEWOPS_DATABASE_URL", "database-url"),
+                            secret_env("REVIEWOPS_REDIS_URL", "redis-url"),
+                            secret_env("REVIEWOPS_LLM_API_KEY", "llm-api-key"),
+                            {"name": "REVIEWOPS_GITHUB_PRIVATE_KEY_FILE", "value": "/keys/private-key.pem"},
+                        ],
+                        "volumeMounts": [{"name": "github-app-key", "mountPath": "/keys"}],
                         "envFrom": [
                             {"secretRef": {"name": "reviewops"}},
                             {"configMapRef": {"name": "reviewops"}},
@@ -61,25 +76,26 @@ def test_job_copies_the_worker_and_is_owned_by_the_policy() -> None:
     assert name.startswith("default-replay-") and len(name) <= 63
     assert job["metadata"]["ownerReferences"] == [
         {"apiVersion": "reviewops.dev/v1alpha1", "kind": "ReviewPolicy", "name": "default", "uid": "u-1",
-         "controller": True, "blockOwnerDeletion": True}
+         "controller": True}
     ]  # fmt: skip
     assert job["metadata"]["annotations"] == {replay.REPLAY_ANNOTATION: "2026-01-01T00:00:00Z"}
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["image"] == "ghcr.io/reviewops/reviewops:2.0.0"
-    assert container["env"] == WORKER["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert container["envFrom"] == WORKER["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    # Only what `reviewops dlq replay` reads: no LLM key, no GitHub App key, no Secret imported wholesale.
+    assert [e["name"] for e in container["env"]] == [
+        "REVIEWOPS_LOG_LEVEL", "REVIEWOPS_DATABASE_URL", "REVIEWOPS_REDIS_URL",
+    ]  # fmt: skip
+    assert container["envFrom"] == [{"configMapRef": {"name": "reviewops"}}]
+    assert pod["enableServiceLinks"] is False and pod["automountServiceAccountToken"] is False
     assert container["command"][-2:] == ["--result-key", name]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
     assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "reviewops"
     assert pod["imagePullSecrets"] == [{"name": "ghcr"}]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert {"name": "replay-tmp", "mountPath": "/tmp"} in container["volumeMounts"]
-    assert pod["volumes"] == [
-        {"name": "config", "configMap": {"name": "reviewops"}},
-        {"name": "replay-tmp", "emptyDir": {}},
-    ]
+    assert container["volumeMounts"] == [{"name": "replay-tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "replay-tmp", "emptyDir": {}}]
     assert job["spec"]["ttlSecondsAfterFinished"] == 3600 and job["spec"]["backoffLimit"] == 0
     kubernetes_validate.validate(job, "1.31.0", strict=True)
 

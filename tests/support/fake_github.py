@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 from openapi_core.testing import MockRequest, MockResponse
 
+from tests.support import fake_github_app
 from tests.support import github_objects as obj
 from tests.support.github_contract import (
     comment_problem,
@@ -92,6 +93,8 @@ class FakeGitHub:
         self.calls: list[Call] = []
         self.violations: list[str] = []
         self.failures: list[Failure] = []
+        self.app_side = fake_github_app.AppSide()  # GET /app, hook config, installations, manifest flow
+        self.current_installation: int | None = None  # whose token the request being dispatched carries
         self.ids = itertools.count(1000)
         self.lock = threading.RLock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -243,6 +246,7 @@ class FakeGitHub:
             call.status = status
             return status, {"message": msg, "documentation_url": "https://docs.github.com/rest"}, {}
         with self.lock:
+            self.current_installation = self.tokens.get(call.auth.partition(" ")[2])
             status, payload, extra = self._dispatch(method, template, params, query, data)
         call.status = status
         response = MockResponse(
@@ -262,7 +266,9 @@ class FakeGitHub:
 
     def _check_auth(self, template: str, params: dict[str, str], auth: str) -> tuple[int, str] | None:
         scheme, _, credential = auth.partition(" ")
-        if template.startswith("/app/"):
+        if template == "/app-manifests/{code}/conversions":
+            return None  # the one-hour code is the credential
+        if template == "/app" or template.startswith("/app/"):
             if scheme.lower() != "bearer":
                 self.violations.append(f"{template}: app endpoints need the app JWT, got {scheme or 'none'}")
                 return 401, "A JSON web token could not be decoded"
@@ -311,6 +317,8 @@ class FakeGitHub:
         path = template
         for k, v in params.items():
             path = path.replace("{" + k + "}", v)
+        if template in fake_github_app.APP_TEMPLATES:
+            return fake_github_app.dispatch(self, method, template, params)
         if template == "/app/installations/{installation_id}/access_tokens":
             token = "ghs_" + secrets.token_hex(18)
             self.tokens[token] = int(params["installation_id"])
@@ -417,6 +425,13 @@ class FakeGitHub:
                         comment["updated_at"] = obj.now_iso()
                         return 200, comment, {}
             return not_found
+        if template == "/repos/{owner}/{repo}/pulls/comments/{comment_id}":
+            wanted = int(params["comment_id"])
+            found = [c for cs in repo.review_comments.values() for c in cs if c["id"] == wanted]
+            return (200, found[0], {}) if found else not_found
+        if template == "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions":
+            repo.reactions.append((int(params["comment_id"]), data["content"]))
+            return 201, obj.reaction(next(self.ids), data["content"]), {}
         if template == "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions":
             repo.reactions.append((int(params["comment_id"]), data["content"]))
             return 201, obj.reaction(next(self.ids), data["content"]), {}
@@ -475,6 +490,17 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
+            split = urlsplit(self.path)
+            page = fake_github_app.web(fake, self.command, split.path, split.query, body)
+            if page is not None:  # github.com's manifest form, not the REST API
+                raw_page = page[1].encode()
+                self.send_response(page[0])
+                for k, v in {"Content-Type": "text/plain", **page[2]}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(raw_page)))
+                self.end_headers()
+                self.wfile.write(raw_page)
+                return
             try:
                 status, payload, extra = fake.handle(self.command, self.path, headers, body)
             except Exception as exc:  # a bug in the fake must fail the test, not hang it

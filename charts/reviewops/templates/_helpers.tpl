@@ -58,11 +58,61 @@ app.kubernetes.io/part-of: reviewops
 {{- printf "%s-config" (include "reviewops.fullname" .) }}
 {{- end }}
 
+{{/*
+  The ServiceAccount a component runs as. Without `serviceAccount.create` a name is required: falling back to
+  the namespace's `default` would bind the operator's rights to every pod that runs as `default`.
+*/}}
 {{- define "reviewops.serviceAccountName" -}}
 {{- if .root.Values.serviceAccount.create }}
 {{- printf "%s-%s" (include "reviewops.fullname" .root) .component }}
 {{- else }}
-{{- "default" }}
+{{- $name := required "serviceAccount.name is required when serviceAccount.create=false (the chart never binds the operator's rights to the namespace's default ServiceAccount)" .root.Values.serviceAccount.name }}
+{{- if eq $name "default" }}
+{{- fail "serviceAccount.name must not be \"default\": the operator's rights would go to every pod of the namespace that runs as default" }}
+{{- end }}
+{{- $name }}
+{{- end }}
+{{- end }}
+
+{{/*
+  Scheduling of the API: the user's affinity/spread if given, else soft anti-affinity by node and a soft
+  spread over zones, so one node or zone going away does not take every webhook receiver with it.
+*/}}
+{{- define "reviewops.apiScheduling" -}}
+{{- $selector := include "reviewops.selectorLabels" (dict "root" . "component" "api") | fromYaml }}
+{{- if .Values.api.affinity }}
+affinity:
+  {{- toYaml .Values.api.affinity | nindent 2 }}
+{{- else if eq .Values.api.podAntiAffinity "soft" }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- toYaml $selector | nindent 14 }}
+{{- else if eq .Values.api.podAntiAffinity "hard" }}
+affinity:
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- toYaml $selector | nindent 12 }}
+{{- end }}
+{{- if .Values.api.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml .Values.api.topologySpreadConstraints | nindent 2 }}
+{{- else if .Values.api.zoneSpread }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- toYaml $selector | nindent 8 }}
 {{- end }}
 {{- end }}
 

@@ -44,3 +44,25 @@ def test_load_local_diff_keeps_crlf_and_reads_config(tmp_path: Path) -> None:
     assert source.config_text == "max_comments: 3\n"
     with pytest.raises(LocalSourceError, match="--diff: no such file"):
         load_local(tmp_path, diff=tmp_path / "nope.diff", git=None, config=None)
+
+
+def test_empty_tree_base_reviews_a_root_commit(tmp_path: Path) -> None:
+    import subprocess
+
+    from reviewops.analysis.local import empty_tree, git_range_files
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "root")
+    empty = empty_tree(tmp_path)
+    files, base, head = git_range_files(tmp_path, f"{empty}..HEAD")
+    assert (base, head) == (empty, "HEAD")
+    assert [(f.path, f.status, f.added_lines()) for f in files] == [("a.py", "added", {1: "x = 1"})]
+    with pytest.raises(LocalSourceError, match="unknown revision"):  # no merge base with a tree
+        git_range_files(tmp_path, f"{empty}...HEAD")

@@ -66,3 +66,33 @@ def test_the_cap_limits_redeliveries_per_run(db: Database) -> None:
     attempts = [attempt(i, f"g{i}", 500, 100 - i) for i in range(10)]
     recover(db, lambda _s: attempts, asked.append, max_redeliveries=3)
     assert asked == [0, 1, 2]
+
+
+def test_after_restore_asks_for_every_delivery_the_database_lacks(db: Database) -> None:
+    """A restored database lost deliveries GitHub delivered fine: after a restore, those come back too,
+    each once (its newest attempt), oldest first; what the database still holds is not asked for."""
+    payload = load_payload("pull_request/opened.payload.json")
+    store(db, "pull_request", payload, guid="in-the-backup")
+    attempts = [
+        attempt(1, "in-the-backup", 202, 50),
+        attempt(2, "after-backup", 202, 40),
+        attempt(3, "failed-then-ok", 500, 30),
+        attempt(4, "failed-then-ok", 202, 25),
+        attempt(5, "never-ok", 502, 20),
+        attempt(6, "too-old", 202, 60 * 80),
+    ]
+    asked: list[int] = []
+    paused: list[int] = []
+    result = recover(
+        db, lambda _s: attempts, asked.append, after_restore=True, pause=lambda: paused.append(len(asked))
+    )
+    assert asked == [2, 4, 5]
+    assert result.redelivered == ["after-backup", "failed-then-ok", "never-ok"]
+    assert paused == [1, 2]  # paced: a pause between requests, none before the first
+    with db.session() as s:
+        audit = s.execute(select(AuditLog)).scalar_one()
+    assert audit.action == "deliveries.recover_after_restore"
+    # Without --after-restore the delivered ones are not asked for.
+    again: list[int] = []
+    recover(db, lambda _s: attempts, again.append)
+    assert again == [5]

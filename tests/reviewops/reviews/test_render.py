@@ -20,9 +20,12 @@ def finding(line: int, *, end: int | None = None, sev: Severity = Severity.WARNI
 
 
 def test_only_lines_of_the_diff_get_comments() -> None:
+    # The hidden marker names the finding, so a `/reviewops ignore` reply can dismiss exactly this one.
+    marker = render.finding_marker(finding(2).fingerprint)
     assert render.inline_comment(finding(2), FILE) == {
-        "path": "m.py", "line": 2, "side": "RIGHT", "body": "🟠 **warning** · `r`\n\nmsg"
+        "path": "m.py", "line": 2, "side": "RIGHT", "body": f"🟠 **warning** · `r`\n\nmsg\n\n{marker}"
     }  # fmt: skip
+    assert render.fingerprint_in(marker) == finding(2).fingerprint
     assert render.inline_comment(finding(3), FILE) is not None  # context lines are commentable
     assert render.inline_comment(finding(5), FILE) is None  # between hunks
     assert render.inline_comment(finding(99), FILE) is None
