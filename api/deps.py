@@ -55,8 +55,11 @@ def bearer_token(authorization: str | None) -> str | None:
 async def require_admin(
     settings: SettingsDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
 ) -> str:
-    """Admin endpoints take `Authorization: Bearer $REVIEWOPS_ADMIN_TOKEN`, compared in constant time."""
-    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    """Admin endpoints take `Authorization: Bearer $REVIEWOPS_ADMIN_TOKEN`, compared in constant time.
+
+    The token in force is asked for on every request: with REVIEWOPS_ADMIN_TOKEN_FILE a rotated token
+    replaces the old one within a second, without a restart."""
+    expected = settings.admin_token_value() or ""
     if not expected:
         raise ProblemError(401, "admin API disabled: set REVIEWOPS_ADMIN_TOKEN", code="admin-disabled")
     token = bearer_token(authorization) or ""

@@ -1,4 +1,7 @@
-"""`python -m bench [--quick] [NAME ...]`: run the benchmarks, print the table, write bench/results/."""
+"""`python -m bench [--quick] [NAME ...]`: run the benchmarks, print the table, write bench/results/.
+
+`python -m bench quality [--record]` is the precision report on real repositories (bench/quality.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,12 @@ BENCHMARKS = ["ingest", "queue", "ratelimit", "replay", "engine", "scaling"]
 
 
 def main(argv: list[str] | None = None) -> None:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["quality"]:
+        # Not a timing benchmark: a precision report on real repositories (bench/quality.py).
+        from bench.quality import main as quality
+
+        sys.exit(quality(args_in[1:]))
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})"

@@ -24,6 +24,9 @@ CHANGED_PER_FILE = ADDED_PER_FILE + REMOVED_PER_FILE
 PREFIX_LINES = 24
 SUFFIX_LINES = 30
 ENABLED = {"secrets": True, "python-lint": True, "hygiene": True, "llm": False, "qa-checklist": False}
+# Issue 16's linters on top (each runs only on its own file kinds): their cost is measured separately.
+LINTERS = ("shellcheck", "hadolint", "actionlint", "yamllint")
+ALL_DETERMINISTIC = {**{k: False for k in LINTERS}, **ENABLED} | {k: True for k in LINTERS}
 
 
 def _function(n: int, lines: int) -> list[str]:
@@ -87,20 +90,76 @@ def synthetic_pr(changed_lines: int) -> tuple[str, dict[str, str]]:
     return "\n".join(diff) + "\n", heads
 
 
-def time_review(changed_lines: int, repeats: int) -> tuple[float, int]:
-    """Median seconds of parse + run_review for one synthetic PR, and the number of findings."""
-    text, heads = synthetic_pr(changed_lines)
-    analyzers = build_analyzers(ENABLED, RepoConfig(), None)
+def _other_kind(kind: str, n: int, lines: int) -> tuple[str, list[str], list[str]]:
+    """(path, base lines, head lines) of a shell script, Dockerfile, workflow or YAML file."""
+    if kind == "sh":
+        body = [f'echo "step {i}" && test -d "$DIR/{i}" || mkdir -p "$DIR/{i}"' for i in range(lines)]
+        head = ["#!/bin/sh", "set -eu", *body, "cp $1 /tmp/out"]
+        return f"scripts/task_{n}.sh", head[:3], head
+    if kind == "docker":
+        body = [f"RUN echo step-{i} > /tmp/step-{i}" for i in range(lines)]
+        head = ["FROM debian:12", *body, 'CMD ["sh"]']
+        return f"images/app{n}/Dockerfile", head[:2], head
+    if kind == "workflow":
+        body = [f"      - run: echo step {i}" for i in range(lines)]
+        head = ["on: push", "jobs:", "  build:", "    runs-on: ubuntu-latest", "    steps:", *body,
+                "      - run: echo ${{ github.event.issue.title }}"]  # fmt: skip
+        return f".github/workflows/ci_{n}.yml", head[:6], head
+    body = [f"key_{i}: value {i}" for i in range(lines)]
+    return f"config/values_{n}.yaml", ["---", *body[:2]], ["---", *body]
+
+
+def mixed_pr(changed_lines: int) -> tuple[str, dict[str, str], dict[str, str]]:
+    """A PR of `changed_lines`: 80 % Python as synthetic_pr, 5 % each shell, Dockerfile, workflow, YAML."""
+    text, heads = synthetic_pr(changed_lines * 8 // 10)
+    bases: dict[str, str] = {".yamllint": "extends: relaxed\n"}
+    diff = [text.rstrip("\n")]
+    share = changed_lines // 20
+    for n in range(max(1, share // 50)):
+        for kind in ("sh", "docker", "workflow", "yaml"):
+            path, base, head = _other_kind(kind, n, 50)
+            heads[path] = "\n".join(head) + "\n"
+            bases[path] = "\n".join(base) + "\n"
+            added = head[len(base) :]
+            diff += [f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}",
+                     f"@@ -1,{len(base)} +1,{len(head)} @@", *(" " + x for x in base),
+                     *("+" + x for x in added)]  # fmt: skip
+    return "\n".join(diff) + "\n", heads, bases
+
+
+def time_review(
+    changed_lines: int, repeats: int, enabled: dict[str, bool] | None = None, mixed: bool = False
+) -> tuple[float, int, dict[str, float]]:
+    """Median seconds of parse + run_review for one synthetic PR, the findings, per-analyzer seconds."""
+    if mixed:
+        text, heads, bases = mixed_pr(changed_lines)
+    else:
+        (text, heads), bases = synthetic_pr(changed_lines), {}
+    analyzers = build_analyzers(enabled or ENABLED, RepoConfig(), None)
     times: list[float] = []
     findings = 0
+    timings: dict[str, float] = {}
     for _ in range(repeats):
         started = time.perf_counter()
         files = parse_unified_diff(text)
-        ctx = AnalysisContext(files=files, title="bench", read_head=heads.get)
+        ctx = AnalysisContext(files=files, title="bench", read_head=heads.get,
+                              read_base=bases.get if mixed else None)  # fmt: skip
         result = run_review(ctx, analyzers)
         times.append(time.perf_counter() - started)
         findings = len(result.findings)
-    return median(times), findings
+        timings = result.timings
+    return median(times), findings, timings
+
+
+def linter_cost(repeats: int) -> list[Row]:
+    """The 1,000-line PR (mixed file kinds, base known) with and without issue 16's linters."""
+    without, _, _ = time_review(1_000, repeats, ENABLED, mixed=True)
+    with_all, findings, timings = time_review(1_000, repeats, ALL_DETERMINISTIC, mixed=True)
+    per = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(timings.items()))
+    return [Row(
+        "engine", "1,000-line mixed PR: with linters / without", with_all * 1000, without * 1000, "ms",
+        target="<= 2x", passed=with_all <= 2 * without, notes=f"{findings} findings; per analyzer: {per}",
+    )]  # fmt: skip
 
 
 def run(env: BenchEnv) -> list[Row]:
@@ -109,7 +168,7 @@ def run(env: BenchEnv) -> list[Row]:
     per_k: dict[int, float] = {}
     rows: list[Row] = []
     for size in SIZES:
-        seconds, findings = time_review(size, repeats[size])
+        seconds, findings, _ = time_review(size, repeats[size])
         per_k[size] = seconds * 1000 / size * 1000
         rows.append(Row(
             "engine", f"{size} changed lines: time per 1,000 lines", per_k[size], None, "ms",
@@ -123,6 +182,7 @@ def run(env: BenchEnv) -> list[Row]:
         target="< 2x", passed=largest / smallest < 2,
         notes="baseline = smallest per-1,000-lines time over the three sizes",
     ))  # fmt: skip
+    rows.extend(linter_cost(1 if env.quick else 5))
     return rows
 
 

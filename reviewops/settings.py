@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from reviewops.secretfiles import check_secret_sources, secret_file, secret_value, split_secrets
+
 GITHUB_MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 
 
@@ -43,8 +45,19 @@ class Settings(BaseSettings):
         description="Comma-separated webhook secrets. Every one is accepted, so a secret can be rotated "
         "by adding the new one first and removing the old one after GitHub uses the new one.",
     )
+    webhook_secrets_file: Path | None = Field(
+        default=None,
+        description="File holding the webhook secrets (comma- or newline-separated), instead of "
+        "REVIEWOPS_WEBHOOK_SECRETS; re-read within a second of a change (a mounted Kubernetes Secret), so a "
+        "rotation needs no restart.",
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token for the admin API. Unset: admin endpoints answer 401."
+    )
+    admin_token_file: Path | None = Field(
+        default=None,
+        description="File holding the admin bearer token, instead of REVIEWOPS_ADMIN_TOKEN; re-read within a "
+        "second of a change, so the old token stops working without a restart.",
     )
     github_api_url: str = Field(
         default="https://api.github.com",
@@ -175,8 +188,7 @@ class Settings(BaseSettings):
     sse_key_recheck_seconds: float = Field(
         default=30,
         gt=0,
-        description="How often an open /api/v1/events stream checks its API key again; a revoked key (or "
-        "a tenant no longer active) ends the stream.",
+        description="How often an open /api/v1/events stream re-checks its key (revoked: it ends).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -206,6 +218,11 @@ class Settings(BaseSettings):
         "Unset with an API key: api.openai.com.",
     )
     llm_api_key: SecretStr | None = Field(default=None, description="API key of the LLM endpoint.")
+    llm_api_key_file: Path | None = Field(
+        default=None,
+        description="File holding the LLM endpoint's API key, instead of REVIEWOPS_LLM_API_KEY; re-read "
+        "within a second of a change (each review uses the key in force when it starts).",
+    )
     llm_model: str | None = Field(
         default=None, description="Model name for the LLM reviewer. Unset: the LLM reviewer is skipped."
     )
@@ -251,6 +268,29 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the ReviewPolicy operator's /metrics and /healthz (liveness) endpoint.",
     )
+    operator_leader_election: bool = Field(
+        default=True,
+        description="The operator acts only while it holds a coordination.k8s.io Lease, so two replicas never "
+        "both scale or write (client-go's algorithm); off: it acts at once (run one replica).",
+    )
+    operator_lease_name: str = Field(
+        default="reviewops-operator",
+        min_length=1,
+        max_length=253,
+        description="Name of the operator's Lease.",
+    )
+    operator_lease_namespace: str | None = Field(
+        default=None,
+        description="Namespace of the operator's Lease. Unset: the pod's own namespace (from its service "
+        "account), else `default`.",
+    )
+    operator_lease_seconds: float = Field(
+        default=15,
+        ge=3,
+        le=300,
+        description="Lease duration: a standby takes over this long after the holder's last renewal (renewed "
+        "every third of it; the holder stops acting two thirds of it after a failed renewal).",
+    )
     # --- missed-delivery recovery ---
     delivery_recovery_interval_seconds: float = Field(
         default=900,
@@ -269,7 +309,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return split_secrets(value)
         return value
 
     @field_validator("cors_origins", mode="before")
@@ -299,16 +339,25 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _check_private_key(self) -> Settings:
-        if self.github_private_key and self.github_private_key_file:
-            raise ValueError(
-                "set REVIEWOPS_GITHUB_PRIVATE_KEY or REVIEWOPS_GITHUB_PRIVATE_KEY_FILE, not both"
-            )
-        if self.github_private_key_file and not self.github_private_key_file.is_file():
-            raise ValueError(
-                f"REVIEWOPS_GITHUB_PRIVATE_KEY_FILE: no such file {self.github_private_key_file}"
-            )
+    def _check_secret_sources(self) -> Settings:
+        check_secret_sources(
+            (name, getattr(self, name) not in (None, []), getattr(self, f"{name}_file"))
+            for name in ("webhook_secrets", "admin_token", "llm_api_key", "github_private_key")
+        )
         return self
+
+    # The secrets in force. With a *_FILE setting they come from the file, re-read when it changes
+    # (reviewops.secretfiles); callers ask each time instead of keeping a copy, so a rotation reaches them.
+    def webhook_secret_values(self) -> list[str]:
+        if self.webhook_secrets_file is not None:
+            return split_secrets(secret_file(self.webhook_secrets_file).value())
+        return [s.get_secret_value() for s in self.webhook_secrets]
+
+    def admin_token_value(self) -> str | None:
+        return secret_value(self.admin_token, self.admin_token_file)
+
+    def llm_api_key_value(self) -> str | None:
+        return secret_value(self.llm_api_key, self.llm_api_key_file)
 
     @property
     def embedded(self) -> bool:
@@ -322,11 +371,7 @@ class Settings(BaseSettings):
         )
 
     def private_key_pem(self) -> str | None:
-        if self.github_private_key:
-            return self.github_private_key.get_secret_value()
-        if self.github_private_key_file:
-            return self.github_private_key_file.read_text()
-        return None
+        return secret_value(self.github_private_key, self.github_private_key_file)
 
 
 class ConfigurationError(Exception):

@@ -299,6 +299,7 @@ schema = {
                 "adminToken": STR,
                 "githubPrivateKey": STR,
                 "llmApiKey": STR,
+                "mountAsFiles": BOOL,
             }
         ),
         "api": obj(
@@ -366,7 +367,9 @@ schema = {
                 }
             )
         ),
-        "operator": obj(sched({"enabled": BOOL, "clusterWide": BOOL}, spread=False)),
+        "operator": obj(
+            sched({"enabled": BOOL, "clusterWide": BOOL, "replicas": integer(1, 5)}, spread=False)
+        ),
         "migrations": obj(
             {
                 "enabled": BOOL,

@@ -129,7 +129,7 @@ def test_try_repo_fails_on_a_staged_key_without_printing_it(
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
-    assert "settings.py:3: error:" in out and "[secrets/github-token]" in out
+    assert "settings.py:3: error:" in out and "[secrets/github-pat]" in out
     assert TOKEN not in out
 
 
@@ -147,7 +147,7 @@ def test_staged_key_removed_in_the_working_tree_still_fails(
     (work / "app.py").write_text(CLEAN)  # the commit would still carry the key
     proc = _hook(work, hook_repo, pre_commit_home, "reviewops-secrets")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "app.py:3: error:" in proc.stdout and "[secrets/github-token]" in proc.stdout
+    assert "app.py:3: error:" in proc.stdout and "[secrets/github-pat]" in proc.stdout
     assert TOKEN not in proc.stdout + proc.stderr
     assert (work / "app.py").read_text() == CLEAN  # pre-commit puts the unstaged edit back
 

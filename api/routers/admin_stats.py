@@ -13,7 +13,7 @@ from api.deps import AdminDep, BrokerDep, DbDep, RedisDep
 from reviewops.db.models import Review, Tenant, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.queue.backlog import total_backlog
-from reviewops.queue.broker import LIVE_QUEUE, REPLAY_QUEUE
+from reviewops.queue.names import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin: stats"])
 
@@ -36,7 +36,7 @@ def _counts(db: Database) -> tuple[dict[str, int], dict[str, int], dict[str, int
 
 def _queues(client: Any, broker: Any) -> dict[str, int]:
     if client is not None:
-        return total_backlog(client, (LIVE_QUEUE, REPLAY_QUEUE), getattr(broker, "namespace", "dramatiq"))
+        return total_backlog(client, (LIVE_QUEUE, REPLAY_QUEUE), getattr(broker, "namespace", NAMESPACE))
     # Embedded default: the in-process broker's own queues.
     queues = getattr(broker, "queues", {})
     return {name: queues[name].qsize() for name in (LIVE_QUEUE, REPLAY_QUEUE) if name in queues}

@@ -251,7 +251,7 @@ async def receive_github_webhook(request: Request) -> Response:
     db: Database = state.db
     headers = request.headers
     started = time.perf_counter()
-    secrets = [s.get_secret_value() for s in settings.webhook_secrets]
+    secrets = settings.webhook_secret_values()
     try:
         try:
             digest, x_github_event, x_github_delivery = check_headers_before_the_body(headers, secrets)

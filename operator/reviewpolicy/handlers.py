@@ -27,7 +27,8 @@ import kopf
 from reviewops.settings import ConfigurationError, load_settings
 from reviewops.telemetry import metrics
 from reviewpolicy import reconcile as rec
-from reviewpolicy.kube import Kube
+from reviewpolicy.kube import Kube, own_namespace
+from reviewpolicy.lease import LeaderElector, default_identity
 from reviewpolicy.serving import start_http, stop_http
 
 GROUP, VERSION, PLURAL = "reviewops.dev", "v1alpha1", "reviewpolicies"
@@ -56,11 +57,25 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     memo.redis = rec.connect_redis(app_settings.redis_url)
     memo.kube = Kube.from_environment()
+    memo.leader = None
+    if app_settings.operator_leader_election:
+        identity = default_identity()
+        memo.kube.identify(identity)
+        namespace = app_settings.operator_lease_namespace or own_namespace()
+        memo.leader = LeaderElector(
+            Kube.from_environment(), namespace, app_settings.operator_lease_name, identity,
+            lease_seconds=app_settings.operator_lease_seconds,
+        )  # fmt: skip
+        memo.leader.kube.identify(identity)
+        memo.leader.start()
     memo.http = await start_http(app_settings.host, app_settings.operator_metrics_port)
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    if getattr(memo, "leader", None) is not None:
+        memo.leader.stop()
+        memo.leader.kube.close()
     if getattr(memo, "http", None) is not None:
         await stop_http(memo.http)
     if getattr(memo, "redis", None) is not None:
@@ -91,11 +106,17 @@ def watched(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     ):
         with contextlib.suppress(KeyError):
             gauge.remove(policy)
+    for kind in ("runnable", "delayed"):
+        with contextlib.suppress(KeyError):
+            metrics.OPERATOR_BACKLOG.remove(policy, kind)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, id=TIMER_ID, when=_alive)
 def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    """Reconcile one policy; the work is in `reconcile.reconcile`."""
+    """Reconcile one policy; the work is in `reconcile.reconcile`. A standby (no Lease) does nothing."""
+    leader = getattr(memo, "leader", None)
+    if leader is not None and not leader.is_leader():
+        return
     raw = _plain(body)
     poll_seconds = float(((raw.get("spec") or {}).get("workers") or {}).get("pollSeconds", 10))
     last_poll = getattr(memo, "last_poll", None)
@@ -121,6 +142,13 @@ def tick(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     max_replicas = ((raw.get("spec") or {}).get("workers") or {}).get("maxReplicas")
     if max_replicas is not None:
         metrics.OPERATOR_MAX_REPLICAS.labels(policy=policy).set(int(max_replicas))
+    if "backlog" in outcome.status:
+        for kind, key in (("runnable", "backlog"), ("delayed", "delayed")):
+            value = outcome.status.get(key)
+            if value is not None:
+                metrics.OPERATOR_BACKLOG.labels(policy=policy, kind=kind).set(value)
+    if outcome.scaler_error:
+        metrics.OPERATOR_SCALER_ERRORS.labels(policy=policy).inc()
     if outcome.scaled in ("up", "down"):
         metrics.OPERATOR_SCALE_EVENTS.labels(direction=outcome.scaled).inc()
     if outcome.replay_job_created:

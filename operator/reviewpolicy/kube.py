@@ -20,6 +20,14 @@ SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MERGE_PATCH = "application/merge-patch+json"
 
 
+def own_namespace() -> str:
+    """The pod's namespace from its service account, or `default` outside a cluster."""
+    try:
+        return (SA_DIR / "namespace").read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
 class KubeError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
@@ -62,6 +70,10 @@ class Kube:
 
     def close(self) -> None:
         self._client.close()
+
+    def identify(self, identity: str) -> None:
+        """Name this operator in the User-Agent of its own calls (audit logs tell replicas apart)."""
+        self._client.headers["User-Agent"] = f"reviewops-operator/{identity}"
 
     def _headers(self) -> dict[str, str]:
         if self._token_file is None:
@@ -135,11 +147,17 @@ class Kube:
         if existing is None:
             self.request("POST", path, body=cronjob)
             return "created"
-        if existing.get("spec") == cronjob["spec"]:
+        have = existing.get("metadata") or {}
+        wanted = cronjob["metadata"]
+        labels_ok = all((have.get("labels") or {}).get(k) == v for k, v in wanted["labels"].items())
+        owners_ok = have.get("ownerReferences") == wanted.get("ownerReferences")
+        if existing.get("spec") == cronjob["spec"] and labels_ok and owners_ok:
             return "unchanged"
+        patch_meta: dict[str, Any] = {"labels": wanted["labels"]}
+        if "ownerReferences" in wanted:
+            patch_meta["ownerReferences"] = wanted["ownerReferences"]
         self.request(
-            "PATCH", f"{path}/{name}",
-            body={"metadata": {"labels": cronjob["metadata"]["labels"]}, "spec": cronjob["spec"]},
+            "PATCH", f"{path}/{name}", body={"metadata": patch_meta, "spec": cronjob["spec"]},
             content_type=MERGE_PATCH,
         )  # fmt: skip
         return "updated"

@@ -37,6 +37,8 @@ NAMESPACED_RBAC_RULES: list[PolicyRule] = [
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["patch"]},
     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "list"]},
     {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["get", "create", "patch", "delete"]},
+    # Leader election (reviewpolicy.lease): the operator's own Lease in its namespace.
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]},
 ]
 
 RBAC_RULES: list[PolicyRule] = CLUSTER_RBAC_RULES + NAMESPACED_RBAC_RULES

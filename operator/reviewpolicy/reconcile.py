@@ -3,7 +3,8 @@ the status patch and events it returns.
 
 Level-triggered and idempotent: every pass compares what is in force (status, Redis, the cluster) with
 the spec and fixes the difference, so a restarted operator or a retried pass does the right thing.
-One writer per policy (the timer) means conditions never race.
+One writer per policy (the timer of the one operator holding the Lease, see `lease`) means conditions
+never race. Each poll also reads Redis and the cluster back and repairs drift (`drift`, the CronJob).
 """
 
 from __future__ import annotations
@@ -11,39 +12,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from reviewops import redis_client
 from reviewops.policy.store import write_policy
-from reviewops.queue.backlog import queue_backlog
-from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY, WORK_QUEUES
-from reviewpolicy import replay, status
+from reviewops.queue.names import DEAD_LETTERS_PENDING_KEY
+from reviewpolicy import drift, replay, status
+from reviewpolicy.autoscale import (
+    DEFAULT_QUEUES,
+    PAUSED_ANNOTATION,
+    PAUSED_REPLICAS_ANNOTATION,
+    paused_replicas,
+    read_backlog,
+    read_dead_letters,
+    scale,
+)
 from reviewpolicy.kube import Kube, KubeError
 from reviewpolicy.limits import SpecError, snapshot_from_spec
-from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide
+from reviewpolicy.outcome import Event, Outcome
+
+__all__ = [  # the pass's parts, importable from here as before the split
+    "DEAD_LETTERS_PENDING_KEY", "DEFAULT_QUEUES", "PAUSED_ANNOTATION", "PAUSED_REPLICAS_ANNOTATION", "Event",
+    "Outcome", "connect_redis", "paused_replicas", "read_backlog", "read_dead_letters", "reconcile",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-DEFAULT_QUEUES = WORK_QUEUES
-
-
-@dataclass
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
-@dataclass
-class Outcome:
-    status: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
-    scaled: str | None = None  # "up" | "down" when the Deployment was patched
-    replay_job_created: bool = False
-    errors: list[str] = field(default_factory=list)
 
 
 def connect_redis(url: str) -> redis.Redis:
@@ -51,40 +46,21 @@ def connect_redis(url: str) -> redis.Redis:
     return redis_client.connect(url, socket_timeout=3, retries=1)
 
 
-def read_backlog(client: redis.Redis, queues: list[str]) -> dict[str, int] | None:
-    try:
-        return {queue: queue_backlog(client, queue) for queue in queues}
-    except redis.RedisError as exc:
-        log.warning("cannot read the backlog from Redis: %s", exc)
-        return None
-
-
-def read_dead_letters(client: redis.Redis) -> int | None:
-    """The DLQ component keeps the pending dead-letter count in a plain string key."""
-    try:
-        raw = client.get(DEAD_LETTERS_PENDING_KEY)
-    except redis.RedisError:
-        return None
-    try:
-        return max(0, int(raw)) if raw is not None else 0
-    except (TypeError, ValueError):
-        return None
-
-
-def _replicas(deployment: dict[str, Any]) -> int:
-    value = (deployment.get("spec") or {}).get("replicas")
-    return int(value) if value is not None else 1  # the API server's default
-
-
 def _cronjob_fingerprint(manifest: dict[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def apply_limits(body: dict[str, Any], client: redis.Redis, current: dict[str, Any]) -> list[dict[str, Any]]:
-    """Write the spec's limits and review settings if this generation is not in Redis yet."""
+def apply_limits(
+    body: dict[str, Any], client: redis.Redis, current: dict[str, Any], out: Outcome, *, poll: bool
+) -> list[dict[str, Any]]:
+    """Write the spec's limits and review settings when the generation is new, and on every poll check
+    Redis against the spec and rewrite what drifted (a flush, a restart without persistence, a hand edit).
+    """
     meta = body["metadata"]
     generation = int(meta.get("generation") or 1)
-    if current.get("rateLimitsGeneration") == generation:
+    prior = status.find((body.get("status") or {}).get("conditions"), status.RATE_LIMITS_APPLIED) or {}
+    new_generation = current.get("rateLimitsGeneration") != generation
+    if not new_generation and not poll:
         return []
     policy = f"{meta['namespace']}/{meta['name']}"
     try:
@@ -95,90 +71,53 @@ def apply_limits(body: dict[str, Any], client: redis.Redis, current: dict[str, A
                 status.RATE_LIMITS_APPLIED, False, "InvalidSpec", str(exc), generation=generation
             )
         ]
+    repaired: tuple[str, ...] = ()
     try:
+        if not new_generation:
+            found = drift.check(client, snapshot)
+            if found.owner is not None:
+                message = (
+                    f"Redis holds the policy of {found.owner}: one ReviewPolicy per Redis; not overwritten"
+                )
+                return [
+                    status.condition(
+                        status.RATE_LIMITS_APPLIED, False, "OwnedByAnotherPolicy", message, generation=generation
+                    )
+                ]  # fmt: skip
+            if found.in_sync:
+                if prior.get("status") == "True":
+                    return []  # nothing changed: no status write
+                return [_applied(generation, snapshot, "Applied")]
+            repaired = found.problems
         write_policy(client, snapshot)
     except redis.RedisError as exc:
+        if prior.get("reason") != "RedisUnavailable":
+            out.events.append(
+                Event("Warning", "RedisUnavailable", f"cannot reach Redis for the policy: {exc}")
+            )
         return [
             status.condition(
-                status.RATE_LIMITS_APPLIED, False, "RedisUnavailable", f"cannot write to Redis: {exc}",
+                status.RATE_LIMITS_APPLIED, False, "RedisUnavailable", f"cannot reach Redis: {exc}",
                 generation=generation,
             )
         ]  # fmt: skip
     current["rateLimitsGeneration"] = generation
-    return [
-        status.condition(
-            status.RATE_LIMITS_APPLIED, True, "Applied",
-            f"generation {generation}: default and {len(snapshot.tenants)} tenant override(s) in Redis",
-            generation=generation,
-        )
-    ]  # fmt: skip
+    if not repaired:
+        return [_applied(generation, snapshot, "Applied")]
+    what = "; ".join(repaired)
+    out.repairs.append(f"Redis policy rewritten ({what})")
+    out.events.append(
+        Event("Normal", "DriftRepaired", f"Redis policy of generation {generation} rewritten: {what}")
+    )
+    return [_applied(generation, snapshot, "Repaired", f" (repaired: {what})")]
 
 
-def scale(
-    body: dict[str, Any], deployment: dict[str, Any] | None, client: redis.Redis, kube: Kube, now: float,
-    out: Outcome,
-) -> Decision | None:  # fmt: skip
-    """Poll the backlog and patch the worker Deployment's scale subresource when the decision says so."""
-    meta, spec = body["metadata"], body.get("spec") or {}
-    workers = spec.get("workers") or {}
-    generation = int(meta.get("generation") or 1)
-    name = workers.get("deploymentName", "reviewops-worker")
-    prior = body.get("status") or {}
-    conditions = out.status.setdefault("_conditions", [])
-    if deployment is None:
-        conditions.append(
-            status.condition(
-                status.SCALING_ACTIVE, False, "DeploymentNotFound",
-                f"worker Deployment {meta['namespace']}/{name} does not exist", generation=generation,
-            )
-        )  # fmt: skip
-        return None
-    queues = list(workers.get("queues") or DEFAULT_QUEUES)
-    backlogs = read_backlog(client, queues)
-    dead = read_dead_letters(client)
-    current = _replicas(deployment)
-    scaling_spec = ScalingSpec.from_workers(workers)
-    state = ScalingState.from_status(prior.get("scaling"))
-    decision = decide(scaling_spec, current, None if backlogs is None else sum(backlogs.values()), now, state)
-    out.status["backlog"] = None if backlogs is None else sum(backlogs.values())
-    out.status["backlogByQueue"] = backlogs
-    if dead is not None:
-        out.status["deadLetters"] = dead
-    out.status["desiredReplicas"] = decision.desired
-    out.status["currentReplicas"] = current
-    out.status["scaling"] = decision.state.to_status()
-    if decision.desired != current:
-        detail = ", ".join(f"{q}={n}" for q, n in (backlogs or {}).items())
-        message = f"{current} -> {decision.desired} replicas: {decision.reason}" + (
-            f" [{detail}]" if detail else ""
-        )
-        try:
-            kube.scale_deployment(meta["namespace"], name, decision.desired)
-        except KubeError as exc:
-            out.errors.append(str(exc))
-            conditions.append(
-                status.condition(status.SCALING_ACTIVE, False, "ScaleFailed", str(exc), generation=generation)
-            )
-            return decision
-        out.scaled = decision.direction
-        out.status["currentReplicas"] = decision.desired
-        out.status["lastScaleTime"] = status.rfc3339()
-        out.status["lastScaleReason"] = message
-        reason = "ScaledUp" if decision.desired > current else "ScaledDown"
-        out.events.append(Event("Normal" if not decision.error else "Warning", reason, message))
-    if decision.error:
-        conditions.append(
-            status.condition(
-                status.SCALING_ACTIVE, False, "BacklogUnavailable", decision.reason, generation=generation
-            )
-        )
-    else:
-        conditions.append(
-            status.condition(
-                status.SCALING_ACTIVE, True, "BacklogRead", decision.reason, generation=generation
-            )
-        )
-    return decision
+def _applied(generation: int, snapshot: Any, reason: str, note: str = "") -> dict[str, Any]:
+    return status.condition(
+        status.RATE_LIMITS_APPLIED, True, reason,
+        f"generation {generation}: default and {len(snapshot.tenants)} tenant override(s) in Redis{note}",
+        generation=generation,
+    )  # fmt: skip
 
 
 def handle_replay(
@@ -217,22 +156,30 @@ def handle_replay(
     if deployment is not None:
         desired = replay.replay_cronjob(body, replay_spec, deployment) if replay_spec.schedule else None
         fingerprint = _cronjob_fingerprint(desired)
-        if (prior.get("cronJob") or {}).get("fingerprint") != fingerprint:
+        known = (prior.get("cronJob") or {}).get("fingerprint") == fingerprint
+        if desired is not None and (poll or not known):
+            # Every poll, not only on a spec change: a CronJob deleted or edited out of band is put back.
             name = replay.cronjob_name(meta["name"])
-            if desired is not None:
-                action = kube.apply_cronjob(desired)
-                replay_status["cronJob"] = {
-                    "name": name,
-                    "schedule": replay_spec.schedule,
-                    "fingerprint": fingerprint,
-                }
-                if action != "unchanged":
-                    out.events.append(Event("Normal", "ReplayScheduled", f"cronjob {name} {action}"))
-            else:
-                if prior.get("cronJob"):
-                    kube.delete_cronjob(meta["namespace"], name)
-                    out.events.append(Event("Normal", "ReplayUnscheduled", f"cronjob {name} deleted"))
-                replay_status["cronJob"] = {"name": None, "schedule": None, "fingerprint": fingerprint}
+            action = kube.apply_cronjob(desired)
+            replay_status["cronJob"] = {
+                "name": name,
+                "schedule": replay_spec.schedule,
+                "fingerprint": fingerprint,
+            }
+            if action != "unchanged" and known:
+                what = (
+                    "was missing: re-created" if action == "created" else "differed from the spec: restored"
+                )
+                out.repairs.append(f"cronjob {name} {what}")
+                out.events.append(Event("Normal", "DriftRepaired", f"cronjob {name} {what}"))
+            elif action != "unchanged":
+                out.events.append(Event("Normal", "ReplayScheduled", f"cronjob {name} {action}"))
+        elif desired is None and not known:
+            name = replay.cronjob_name(meta["name"])
+            if prior.get("cronJob"):
+                kube.delete_cronjob(meta["namespace"], name)
+                out.events.append(Event("Normal", "ReplayUnscheduled", f"cronjob {name} deleted"))
+            replay_status["cronJob"] = {"name": None, "schedule": None, "fingerprint": fingerprint}
 
     if not poll:
         return
@@ -252,6 +199,14 @@ def handle_replay(
         result = None
     last = replay.last_replay(newest, result)
     out.status["lastReplay"] = last
+    before = (body.get("status") or {}).get("lastReplay") or {}
+    if last["state"] == "Failed" and (before.get("jobName"), before.get("state")) != (
+        last["jobName"],
+        "Failed",
+    ):
+        out.events.append(
+            Event("Warning", "ReplayFailed", f"replay job {last['jobName']} failed; see its pod's log")
+        )
     running = last["state"] == "Running"
     conditions.append(
         status.condition(
@@ -269,7 +224,7 @@ def reconcile(body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: flo
     out = Outcome(status={})
     conditions: list[dict[str, Any]] = out.status.setdefault("_conditions", [])
     tracked = {"rateLimitsGeneration": prior.get("rateLimitsGeneration")}
-    conditions += apply_limits(body, client, tracked)
+    conditions += apply_limits(body, client, tracked, out, poll=poll)
     if tracked["rateLimitsGeneration"] != prior.get("rateLimitsGeneration"):
         out.status["rateLimitsGeneration"] = tracked["rateLimitsGeneration"]
 
@@ -304,6 +259,22 @@ def reconcile(body: dict[str, Any], *, client: redis.Redis, kube: Kube, now: flo
 
 def _finish(out: Outcome, prior: dict[str, Any], generation: int, *, changed_only: bool) -> Outcome:
     updates = out.status.pop("_conditions", [])
+    if out.repairs:
+        updates.append(
+            status.condition(
+                status.DRIFT_REPAIRED, True, "Repaired", "; ".join(out.repairs), generation=generation
+            )
+        )
+    elif (
+        not changed_only
+        and (status.find(prior.get("conditions"), status.DRIFT_REPAIRED) or {}).get("status") == "True"
+    ):
+        updates.append(
+            status.condition(
+                status.DRIFT_REPAIRED, False, "InSync", "the last poll found nothing to repair",
+                generation=generation,
+            )
+        )  # fmt: skip
     if changed_only and not updates:
         return out
     merged = status.merge_conditions(prior.get("conditions"), _dedupe(updates))

@@ -13,7 +13,10 @@ READY = "Ready"
 SCALING_ACTIVE = "ScalingActive"
 RATE_LIMITS_APPLIED = "RateLimitsApplied"
 REPLAY_IN_PROGRESS = "ReplayInProgress"
-CONDITION_TYPES = (READY, SCALING_ACTIVE, RATE_LIMITS_APPLIED, REPLAY_IN_PROGRESS)
+# True after a pass that found the cluster or Redis out of line with the spec and repaired it (the message
+# says what); False ("InSync") from the next poll that found nothing. Absent until the first repair.
+DRIFT_REPAIRED = "DriftRepaired"
+CONDITION_TYPES = (READY, SCALING_ACTIVE, RATE_LIMITS_APPLIED, REPLAY_IN_PROGRESS, DRIFT_REPAIRED)
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -72,7 +75,9 @@ def ready_condition(conditions: list[dict[str, Any]], generation: int | None = N
     problems = [
         f"{c['type']}: {c.get('message') or c.get('reason')}"
         for c in conditions
-        if c.get("type") in (SCALING_ACTIVE, RATE_LIMITS_APPLIED) and c.get("status") != "True"
+        if c.get("type") in (SCALING_ACTIVE, RATE_LIMITS_APPLIED)
+        and c.get("status") != "True"
+        and c.get("reason") != "Paused"  # a pause is the user's decision, not a fault
     ]
     if problems:
         return condition(READY, False, "NotReconciled", "; ".join(problems), generation=generation)

@@ -9,6 +9,11 @@
       disabled: [hygiene]            # or a mapping: {hygiene: false}
     severity_threshold: warning      # info | warning | error: below it findings are stored, not posted
     max_comments: 20                 # inline comments per review (1-100)
+    secrets:
+      allow:                         # for files that cannot carry `pragma: allowlist secret`
+        paths: ["tests/vectors/*.json"]       # globs: no secrets findings there
+        values: ["^test-key-[0-9]+$"]         # regexes a detected value may match
+        fingerprints: ["3f2a..."]             # a finding's fingerprint (CLI --format json)
 
 Globs: `*` and `?` stay inside one path segment, `**` spans segments, and a pattern without `/` matches
 the file name in any folder (like .gitignore).
@@ -23,7 +28,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reviewops.analysis.model import RepoConfig, Severity
+from reviewops.analysis.model import RepoConfig, SecretsAllow, Severity
 
 CONFIG_PATH = ".reviewops.yaml"
 
@@ -46,6 +51,35 @@ class _Analyzers(BaseModel):
     disabled: list[str] = Field(default_factory=list)
 
 
+class _SecretsAllow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(default_factory=list)
+    values: list[str] = Field(default_factory=list)
+    fingerprints: list[str] = Field(default_factory=list)
+
+    @field_validator("paths", "values", "fingerprints", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("values")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return value
+
+
+class _Secrets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow: _SecretsAllow = Field(default_factory=_SecretsAllow)
+
+
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,6 +88,7 @@ class _Config(BaseModel):
     analyzers: _Analyzers = Field(default_factory=_Analyzers)
     severity_threshold: Severity | None = None
     max_comments: int | None = Field(default=None, ge=1, le=100)
+    secrets: _Secrets = Field(default_factory=_Secrets)
 
     @field_validator("instructions", mode="before")
     @classmethod
@@ -135,6 +170,11 @@ def parse_repo_config(text: str | None) -> RepoConfig:
         severity_threshold=model.severity_threshold,
         max_comments=model.max_comments,
         errors=tuple(errors),
+        secrets_allow=SecretsAllow(
+            paths=tuple(model.secrets.allow.paths),
+            values=tuple(model.secrets.allow.values),
+            fingerprints=frozenset(model.secrets.allow.fingerprints),
+        ),
     )
 
 

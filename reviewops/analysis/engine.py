@@ -7,10 +7,12 @@ GitHub never answers 422), deduplicated by fingerprint and ranked.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from opentelemetry.trace import Status, StatusCode
@@ -18,12 +20,13 @@ from opentelemetry.trace import Status, StatusCode
 from reviewops.analysis.config import CONFIG_PATH, path_included
 from reviewops.analysis.diff import hunk_of
 from reviewops.analysis.model import AnalysisContext, Analyzer, ChangedFile, Finding, LLMUsage, Severity
-from reviewops.analysis.secretscan import redact_line
+from reviewops.credentials.redaction import redact_text
 from reviewops.telemetry.metrics import ANALYZER_RUNS, ANALYZER_SECONDS
 from reviewops.telemetry.tracing import tracer
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_COMMENTS = 30
+MAX_PARALLEL_ANALYZERS = 4
 
 
 @dataclass
@@ -42,20 +45,20 @@ def rank_key(finding: Finding) -> tuple[int, str, int, str]:
 
 
 def _scrub(finding: Finding) -> Finding:
-    """No analyzer may echo a secret: message, suggestion and line content pass the detector again."""
+    """No analyzer may echo a secret: message, suggestion and line content pass the redaction gate.
+
+    A suggestion is dropped when it or the flagged line needed any redaction: a redacted suggestion would
+    be broken code, and an unredacted one would print the credential (ruff's F541 fix is the whole line).
+    """
     path = finding.path
-
-    def clean(text: str) -> str:
-        return "\n".join(redact_line(path, line) for line in text.split("\n"))
-
+    line_content = redact_text(finding.line_content, path)
     suggestion = finding.suggestion
-    if suggestion is not None and clean(suggestion) != suggestion:
-        suggestion = None  # a redacted suggestion would be broken code: offer none
+    if suggestion is not None and (
+        line_content != finding.line_content or redact_text(suggestion, path) != suggestion
+    ):
+        suggestion = None
     return dataclasses.replace(
-        finding,
-        message=clean(finding.message),
-        suggestion=suggestion,
-        line_content=clean(finding.line_content),
+        finding, message=redact_text(finding.message, path), suggestion=suggestion, line_content=line_content
     )
 
 
@@ -116,6 +119,18 @@ def _run(analyzer: Analyzer, ctx: AnalysisContext, timings: dict[str, float]) ->
             ANALYZER_SECONDS.labels(analyzer.id).observe(elapsed)
 
 
+def _run_concurrently(
+    analyzers: Sequence[Analyzer], ctx: AnalysisContext, timings: dict[str, float]
+) -> list[list[Finding]]:
+    """The deterministic analyzers side by side (the linters mostly wait on their subprocesses), each in
+    a copy of the caller's context so its span stays a child of the review's; results in registry order."""
+    if len(analyzers) <= 1:
+        return [_run(a, ctx, timings) for a in analyzers]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ANALYZERS, len(analyzers))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, _run, a, ctx, timings) for a in analyzers]
+        return [future.result() for future in futures]
+
+
 def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewResult:
     """Run every analyzer on the included files; LLM-backed ones last, with the others' findings."""
     for error in ctx.config.errors:
@@ -132,8 +147,8 @@ def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewRes
     deterministic = [a for a in analyzers if not getattr(a, "uses_llm", False)]
     llm_backed = [a for a in analyzers if getattr(a, "uses_llm", False)]
     found: list[Finding] = []
-    for analyzer in deterministic:
-        found.extend(_run(analyzer, scoped, timings))
+    for batch in _run_concurrently(deterministic, scoped, timings):
+        found.extend(batch)
     prior, _ = merge(found, included)
     scoped.prior_findings = prior
     ctx.prior_findings = prior

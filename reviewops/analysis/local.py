@@ -53,11 +53,17 @@ def split_range(spec: str) -> tuple[str, str, bool]:
 
 
 def git_range_files(repo: Path, spec: str) -> tuple[list[ChangedFile], str, str]:
-    """Parse `git diff BASE..HEAD`; returns (files, base, head). BASE may be the empty tree (`..` only)."""
+    """Parse `git diff BASE..HEAD`; returns (files, base, head): BASE may be the empty tree (`..` only),
+    and is the merge base for `...`."""
     base, head, three = split_range(spec)
     for ref in (base, head):
         if not is_commit(repo, ref) and not (ref == base and not three and is_empty_tree(repo, ref)):
             raise LocalSourceError(f"--git: unknown revision {ref!r} in {repo}")
+    if three:
+        merge_base = _git(repo, "merge-base", base, head)
+        if merge_base.returncode != 0:
+            raise LocalSourceError(f"--git: {base!r} and {head!r} have no merge base")
+        base = merge_base.stdout.decode().strip()
     diff = _git(repo, *DIFF_ARGS, f"{base}{'...' if three else '..'}{head}")
     return _parse_git_diff(diff, "--git"), base, head
 
@@ -124,6 +130,7 @@ class LocalSource:
     read_head: Callable[[str], str | None]
     config_text: str | None
     title: str
+    read_base: Callable[[str], str | None] | None = None  # None for a patch file: its base is unknown
 
 
 def load_local(
@@ -140,12 +147,14 @@ def load_local(
         files = staged_files(repo)
         if config is None and has_head(repo):
             config_text = git_config_text(repo, "HEAD")
-        return LocalSource(files, git_reader(repo, ""), config_text, STAGED_TITLE)
+        # The base of a staged change is HEAD (none before the first commit: every diagnostic is new).
+        staged_base = git_reader(repo, "HEAD") if has_head(repo) else None
+        return LocalSource(files, git_reader(repo, ""), config_text, STAGED_TITLE, read_base=staged_base)
     if git is not None:
         files, base, head = git_range_files(repo, git)
         if config is None:
             config_text = git_config_text(repo, base)
-        return LocalSource(files, git_reader(repo, head), config_text, git)
+        return LocalSource(files, git_reader(repo, head), config_text, git, read_base=git_reader(repo, base))
     if diff is None:  # pragma: no cover - excluded by the count above
         raise LocalSourceError(ONE_SOURCE)
     if str(diff) == "-":

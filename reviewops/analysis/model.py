@@ -102,6 +102,15 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class SecretsAllow:
+    """`secrets.allow` of `.reviewops.yaml`: credentials findings to accept where no pragma can be written."""
+
+    paths: tuple[str, ...] = ()  # globs: no secrets findings in these files
+    values: tuple[str, ...] = ()  # regexes: a detected value matching one (search) is not reported
+    fingerprints: frozenset[str] = frozenset()  # findings' fingerprints (as shown by the CLI's JSON)
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     """`.reviewops.yaml` from the base branch; `errors` names bad fields (the review still runs)."""
 
@@ -112,6 +121,7 @@ class RepoConfig:
     severity_threshold: Severity | None = None
     max_comments: int | None = None
     errors: tuple[str, ...] = ()
+    secrets_allow: SecretsAllow = field(default_factory=SecretsAllow)
 
 
 @dataclass
@@ -122,13 +132,20 @@ class LLMUsage:
 
 @dataclass
 class AnalysisContext:
-    """Everything an analyzer may look at. `read_head` returns a file's full head content (None if gone)."""
+    """Everything an analyzer may look at. `read_head` returns a file's full head content (None if gone).
+
+    `read_base` reads any path at the base of the change (a changed file's previous content, or the
+    repository's linter configuration, which is always taken from base so a change cannot relax its own
+    review). None means the base is unknown (a plain patch file): linters then fall back to reporting
+    what they find on added lines, with configuration read from `read_head`.
+    """
 
     files: Sequence[ChangedFile]
     title: str = ""
     body: str = ""
     config: RepoConfig = field(default_factory=RepoConfig)
     read_head: Callable[[str], str | None] = lambda _path: None
+    read_base: Callable[[str], str | None] | None = None
     prior_findings: list[Finding] = field(default_factory=list)  # deterministic findings, context for the LLM
     llm_allowed: bool = True  # False when the tenant's token budget is spent or the LLM is disabled
     notes: list[str] = field(default_factory=list)  # lines for the summary (e.g. "LLM skipped: timeout")

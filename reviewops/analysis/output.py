@@ -1,5 +1,5 @@
 """Findings as text, JSON or SARIF 2.1.0 (what GitHub code scanning ingests). Secrets are already
-redacted by the engine; these renderers never see a raw line."""
+redacted by the engine; every rendering still passes the redaction gate once more on its way out."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from reviewops import __version__
 from reviewops.analysis.engine import ReviewResult
 from reviewops.analysis.model import Finding, Severity
+from reviewops.credentials.redaction import redact_text
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -18,12 +19,12 @@ def comment_body(finding: Finding) -> str:
     """A review comment's Markdown: the message, and a ```suggestion block when there is a fix."""
     body = f"**{finding.severity.label}** ({finding.rule_id}): {finding.message}"
     if finding.suggestion is None:
-        return body
+        return redact_text(body)
     fence = "```"
     while fence in finding.suggestion:
         fence += "`"
     newline = "\n" if finding.suggestion else ""
-    return f"{body}\n\n{fence}suggestion\n{finding.suggestion}{newline}{fence}"
+    return redact_text(f"{body}\n\n{fence}suggestion\n{finding.suggestion}{newline}{fence}")
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 
 
 def to_json(result: ReviewResult) -> str:
-    return json.dumps(
+    return _gate_json(
         {
             "findings": [finding_dict(f) for f in result.findings],
             "notes": result.notes,
@@ -54,6 +55,21 @@ def to_json(result: ReviewResult) -> str:
         },
         indent=2,
     )
+
+
+def _gate_json(data: Any, indent: int = 2) -> str:
+    """JSON with every string value through the gate (before escaping, so PEM lines stay lines)."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact_text(value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return json.dumps(walk(data), indent=indent)
 
 
 def to_text(result: ReviewResult) -> str:
@@ -75,7 +91,7 @@ def to_text(result: ReviewResult) -> str:
         f"{_count(len(result.findings), 'finding')} ({_count(counts[Severity.ERROR], 'error')}, "
         f"{_count(counts[Severity.WARNING], 'warning')}, {counts[Severity.INFO]} info)"
     )
-    return "\n".join(lines)
+    return redact_text("\n".join(lines))
 
 
 def to_sarif(result: ReviewResult) -> str:
@@ -135,7 +151,7 @@ def to_sarif(result: ReviewResult) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2)
+    return _gate_json(log)
 
 
 def _count(n: int, noun: str) -> str:

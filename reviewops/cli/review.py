@@ -17,7 +17,7 @@ from reviewops.telemetry.logging import configure_logging
 if TYPE_CHECKING:
     from reviewops.analysis.engine import ReviewResult
 
-# The analyzers (detect-secrets, pydantic models) load inside the command, so `reviewops --help` and the
+# The analyzers (Betterleaks, pydantic models) load inside the command, so `reviewops --help` and the
 # other commands do not pay for them.
 
 
@@ -119,8 +119,9 @@ def review_local(
         raise LocalSourceError(f"--config: {config}: {problems}")
     llm = LLMSettings.from_settings(settings)
     ctx = AnalysisContext(
-        files=source.files, title=source.title, config=repo_config, read_head=source.read_head
-    )
+        files=source.files, title=source.title, config=repo_config, read_head=source.read_head,
+        read_base=source.read_base,
+    )  # fmt: skip
     # Without an LLM configured the reviewer is left out, unless asked for by name (then it says why not).
     use_llm = not no_llm and (llm.configured or bool(enabled and enabled.get("llm")))
     return run_review(ctx, build_analyzers(enabled, repo_config, llm if use_llm else None))

@@ -68,7 +68,7 @@ def serve(
 
     if stored_app.apply(settings):  # made with the manifest page (/github-app) on an earlier run
         typer.echo(f"using the GitHub App {settings.github_app_id} stored in {stored_app.app_file()}")
-    if not settings.webhook_secrets:
+    if not settings.webhook_secrets and settings.webhook_secrets_file is None:
         settings.webhook_secrets = [SecretStr(ensure_dev_secret())]
         typer.echo(f"no REVIEWOPS_WEBHOOK_SECRETS set: using the development secret in {dev_secret_path()}")
     upgrade(settings.database_url)

@@ -17,7 +17,9 @@ Rotate without dropping a delivery:
   1. Put the new secret FIRST and keep the old one(s):
        REVIEWOPS_WEBHOOK_SECRETS={secret},<old secret>
      Helm: set secrets.webhookSecrets (or your existingSecret's key) to "{secret},<old secret>",
-     then `helm upgrade` and wait for the API pods to roll.
+     then `helm upgrade` and wait for the API pods to roll. With the secret mounted as a file
+     (REVIEWOPS_WEBHOOK_SECRETS_FILE; Helm: secrets.mountAsFiles=true) update the Secret instead:
+     the API reads the new value within a second of the kubelet updating the file, no restart.
   2. In GitHub: your App's settings -> General -> Webhook secret: paste the new secret, Save changes.
   3. Check: reviewops send-test-webhook --url https://<your-host>/webhooks/github --secret {secret}
      (expect HTTP 202), and watch reviewops_webhook_signature_failures_total stay flat.
@@ -42,7 +44,7 @@ def rotate_webhook_secret(
     """Print a new random webhook secret and the exact steps to rotate to it."""
     settings = settings_or_exit()
     value = secrets.token_hex(nbytes)
-    typer.echo(STEPS.format(secret=value, count=_configured(len(settings.webhook_secrets))))
+    typer.echo(STEPS.format(secret=value, count=_configured(len(settings.webhook_secret_values()))))
     if audit:
         from sqlalchemy.exc import SQLAlchemyError
 
@@ -56,7 +58,7 @@ def rotate_webhook_secret(
                 "cli",
                 "webhook_secret.rotation_started",
                 None,
-                details={"configured": len(settings.webhook_secrets)},
+                details={"configured": len(settings.webhook_secret_values())},
             )
         except SQLAlchemyError as exc:
             typer.echo(

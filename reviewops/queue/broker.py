@@ -15,7 +15,7 @@ from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from reviewops.queue import encoding
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
-from reviewops.queue.names import LIVE_QUEUE, REPLAY_QUEUE
+from reviewops.queue.names import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
 from reviewops.queue.retries import ClassifiedRetries
 
 encoding.install()
@@ -42,7 +42,7 @@ def broker_middleware() -> list[Middleware]:
 
 
 def build_broker(
-    redis_url: str | None, *, namespace: str = "dramatiq", **redis_kwargs: Any
+    redis_url: str | None, *, namespace: str = NAMESPACE, **redis_kwargs: Any
 ) -> dramatiq.Broker:
     """A Redis broker when a URL is given, else an in-process one (the embedded default).
 

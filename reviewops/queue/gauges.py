@@ -3,7 +3,11 @@
 - reviewops_queue_depth{queue}: ready + in-flight (`<q>.msgs`) + delayed (`<q>.DQ.msgs`), never LLEN.
 - reviewops_queue_oldest_message_age_seconds{queue}: now - the smallest `message_timestamp` among the head
   of the ready list and a bounded HSCAN sample of both hashes (exact for short queues, a lower bound for
-  very long ones); 0 when the queue is empty.
+  very long ones), leaving out delayed messages whose eta has not come (a review held by its tenant's
+  hourly limit is not late work, and counting it fired the oldest-message alert in normal operation);
+  0 when the queue is empty.
+- reviewops_queue_delayed_messages{queue}: delayed messages not due yet (held reviews, retry backoff,
+  fairness deferrals), apart from the depth, which counts them.
 
 Every process that has the broker exports the same values (shared state): dashboards and alerts
 aggregate them with `max`, never `sum`.
@@ -19,37 +23,46 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from reviewops.queue.backlog import queue_backlog
+from reviewops.queue.backlog import read_backlog
+from reviewops.queue.names import NAMESPACE, delayed_messages_key, messages_key, ready_key
 from reviewops.telemetry.scrape import register_source
 
 SCAN_LIMIT = 1000
 
 
-def _timestamp(body: bytes | str | None) -> int | None:
+def _timestamp(body: bytes | str | None, not_after_ms: float | None = None) -> int | None:
+    """The body's message_timestamp; None for garbage, or when its eta is after `not_after_ms`."""
     if not body:
         return None
     try:
-        value = json.loads(body).get("message_timestamp")
+        data = json.loads(body)
+        value = data.get("message_timestamp")
+        eta = (data.get("options") or {}).get("eta")
     except (ValueError, AttributeError):
         return None
+    if not_after_ms is not None and isinstance(eta, int | float) and eta > not_after_ms:
+        return None  # delayed and not due: not waiting for a worker
     return int(value) if isinstance(value, int | float) else None
 
 
 def oldest_message_timestamp(
-    client: redis.Redis, queue: str, namespace: str = "dramatiq", limit: int = SCAN_LIMIT
-) -> int | None:
-    """Smallest message_timestamp (ms) found in the queue's hashes, scanning at most `limit` entries each."""
+    client: redis.Redis, queue: str, namespace: str = NAMESPACE, limit: int = SCAN_LIMIT,
+    now_ms: float | None = None,
+) -> int | None:  # fmt: skip
+    """Smallest message_timestamp (ms) found in the queue's hashes, scanning at most `limit` entries each;
+    delayed messages due after `now_ms` (when given) are left out."""
     stamps: list[int] = []
-    head = client.lindex(f"{namespace}:{queue}", 0)
+    head = client.lindex(ready_key(queue, namespace), 0)
     if head is not None:
-        stamp = _timestamp(client.hget(f"{namespace}:{queue}.msgs", head))
+        stamp = _timestamp(client.hget(messages_key(queue, namespace), head))
         if stamp is not None:
             stamps.append(stamp)
-    for key in (f"{namespace}:{queue}.msgs", f"{namespace}:{queue}.DQ.msgs"):
+    hashes = ((messages_key(queue, namespace), None), (delayed_messages_key(queue, namespace), now_ms))
+    for key, not_after in hashes:
         for seen, (_id, body) in enumerate(client.hscan_iter(key, count=200)):
             if seen >= limit:
                 break
-            stamp = _timestamp(body)
+            stamp = _timestamp(body, not_after)
             if stamp is not None:
                 stamps.append(stamp)
     return min(stamps) if stamps else None
@@ -69,13 +82,22 @@ def queue_families(broker: dramatiq.Broker) -> list[Metric]:
         "reviewops_queue_oldest_message_age_seconds", "Age of the oldest message in the queue.",
         labels=["queue"],
     )  # fmt: skip
+    delayed = GaugeMetricFamily(
+        "reviewops_queue_delayed_messages",
+        "Delayed messages not due yet (held reviews, retries in backoff, deferrals); included in the depth.",
+        labels=["queue"],
+    )
     if isinstance(broker, RedisBroker):
         now = time.time() * 1000
         for queue in declared_queues(broker):
-            depth.add_metric([queue], queue_backlog(broker.client, queue, broker.namespace))
-            oldest = oldest_message_timestamp(broker.client, queue, broker.namespace)
+            found = read_backlog(
+                broker.client, queue, now_ms=now, horizon_seconds=0, namespace=broker.namespace
+            )
+            depth.add_metric([queue], found.total)
+            delayed.add_metric([queue], found.delayed_later)
+            oldest = oldest_message_timestamp(broker.client, queue, broker.namespace, now_ms=now)
             age.add_metric([queue], max(0.0, (now - oldest) / 1000) if oldest else 0.0)
-    return [depth, age]
+    return [depth, age, delayed]
 
 
 def register_queue_gauges(broker: dramatiq.Broker) -> None:

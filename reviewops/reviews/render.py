@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reviewops.analysis.model import ChangedFile, Finding, Severity
+from reviewops.credentials.redaction import redact_text
 
 SUMMARY_MARKER = "<!-- reviewops:summary -->"
 CHECK_RUN_NAME = "ReviewOps"
@@ -71,7 +72,7 @@ def inline_comment(finding: Finding, file: ChangedFile) -> dict[str, Any] | None
     whole_span = finding.start_line == finding.end_line or "start_line" in comment
     if finding.suggestion is not None and not is_secret(finding) and whole_span:
         body += f"\n\n```suggestion\n{finding.suggestion.rstrip(chr(10))}\n```"
-    comment["body"] = body + "\n\n" + finding_marker(finding.fingerprint)
+    comment["body"] = redact_text(body, file.path) + "\n\n" + finding_marker(finding.fingerprint)
     return comment
 
 
@@ -94,7 +95,7 @@ def annotation(finding: Finding) -> dict[str, Any]:
         "end_line": finding.end_line,
         "annotation_level": ANNOTATION_LEVEL[finding.severity],
         "title": finding.rule_id[:255],
-        "message": scrub(finding.message, finding)[:64000],
+        "message": redact_text(scrub(finding.message, finding), finding.path)[:64000],
     }
 
 
@@ -118,7 +119,7 @@ def check_output(findings: Sequence[Finding], new_count: int, notes: Sequence[st
     summary = f"{counts_line(findings)} on the changed lines; {new_count} new posted on this push."
     if notes:
         summary += "\n\n" + "\n".join(f"- {n}" for n in notes)
-    return {"title": f"ReviewOps: {counts_line(findings)}", "summary": summary[:65000]}
+    return {"title": f"ReviewOps: {counts_line(findings)}", "summary": redact_text(summary)[:65000]}
 
 
 def summary_body(
@@ -152,7 +153,7 @@ def summary_body(
     items = _checklist_items(qa_checklist)
     if items:
         lines += ["", "### QA checklist", *[f"- [ ] {item}" for item in items]]
-    return "\n".join(lines)[:65000]
+    return redact_text("\n".join(lines))[:65000]
 
 
 def _checklist_items(value: Any) -> list[str]:

@@ -191,6 +191,16 @@ class ReviewRunner:
                 cache[path] = gh.get_file_text(review.repository, path, review.head_sha)
             return cache[path]
 
+        # The linters' base: changed files' previous content and the repository's linter configuration,
+        # from the contents API at the PR's base commit (the same for every push of the review).
+        base_sha = str((fetched.pr.get("base") or {}).get("sha") or "")
+        base_cache: dict[str, str | None] = {}
+
+        def read_base(path: str) -> str | None:
+            if path not in base_cache:
+                base_cache[path] = gh.get_file_text(review.repository, path, base_sha)
+            return base_cache[path]
+
         # Notes recorded with the review (e.g. the rate-limit delay, see reviewops.ratelimit.reviews).
         notes = [str(note) for note in (review.timings or {}).get(NOTES_KEY, [])]
         # Invalid `.reviewops.yaml` fields are named in the notes by the engine itself (run_review).
@@ -198,7 +208,8 @@ class ReviewRunner:
         llm = LLMSettings.from_settings(self.settings)
         return AnalysisContext(
             files=fetched.files, title=str(fetched.pr.get("title") or ""), body=str(fetched.pr.get("body") or ""),
-            config=fetched.config, read_head=read_head, llm_allowed=allowed, notes=notes,
+            config=fetched.config, read_head=read_head, read_base=read_base if base_sha else None,
+            llm_allowed=allowed, notes=notes,
             repository=review.repository, head_sha=review.head_sha, enabled_analyzers=analyzers,
             llm=llm if llm.configured else None,
         )  # fmt: skip

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewops.analysis.model import Finding, LLMUsage
+from reviewops.credentials.redaction import needs_redaction, redact_text
 from reviewops.db.models import REVIEW_FINISHED, Repository, Review, ReviewStatus, Tenant, TenantStatus
 from reviewops.db.models import Finding as FindingRow
 from reviewops.db.session import Database
@@ -192,7 +193,9 @@ def store_findings(session: Session, review: Review, findings: Iterable[Finding]
             FindingRow(
                 review_id=review.id, analyzer=f.analyzer[:64], rule_id=f.rule_id[:128], path=f.path[:1024],
                 start_line=f.start_line, end_line=f.end_line, side=f.side, severity=f.severity.label,
-                message=f.message, suggestion=f.suggestion, fingerprint=f.fingerprint,
+                message=redact_text(f.message, f.path),
+                suggestion=None if f.suggestion is None or needs_redaction(f.suggestion, f.path) else f.suggestion,
+                fingerprint=f.fingerprint,
                 posted=f.fingerprint in posted, created_at=utcnow(),
             )
         )  # fmt: skip

@@ -181,3 +181,27 @@ DELIVERY_RECOVERY_REDELIVERIES = Counter(
     "reviewops_delivery_recovery_redeliveries_total",
     "Webhook redeliveries requested from GitHub by missed-delivery recovery (CLI and schedule).",
 )
+
+# --- day-two operations: dependencies, scaling (issue 17) ---
+DEPENDENCY_UP = Gauge(
+    "reviewops_dependency_up",
+    "Whether the API's last readiness check reached a dependency (1) or not (0), by dependency (database, "
+    "broker). Only the database decides readiness; a broker outage shows here and in /ready's body.",
+    ["dependency"],
+)
+OPERATOR_SCALER_ERRORS = Counter(
+    "reviewops_operator_scaler_errors_total",
+    "Operator polls that could not read a policy's backlog from Redis (KEDA's keda_scaler_errors_total), "
+    "per policy.",
+    ["policy"],
+)
+OPERATOR_BACKLOG = Gauge(
+    "reviewops_operator_backlog_messages",
+    "Messages of a policy's queues at the last poll, by kind: runnable (ready, in flight, or delayed but due "
+    "within one poll: what scaling counts) and delayed (due later: held reviews, retry backoff, deferrals).",
+    ["policy", "kind"],
+)
+OPERATOR_LEADER = Gauge(
+    "reviewops_operator_leader",
+    "1 when this operator process holds the leader Lease and acts, 0 while it stands by.",
+)

@@ -37,9 +37,12 @@ _SENSITIVE_KEY = re.compile(
 
 
 def redact_text(text: str) -> str:
+    """The log rules above, then the analysis engine's redaction gate (every credential shape it knows)."""
+    from reviewops.credentials.redaction import redact_text as gate  # lazy: logging is set up before analysis
+
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
-    return text
+    return gate(text)
 
 
 def _sensitive(key: Any, value: Any) -> bool:

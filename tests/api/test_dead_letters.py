@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -106,10 +107,20 @@ def test_metrics_expose_queue_and_dead_letter_gauges(client: Any, db: Database, 
             queue_name="reviews", actor_name="process_delivery", args=(3,), kwargs={}, options={},
             message_timestamp=int((utcnow() - timedelta(minutes=5)).timestamp() * 1000),
         ),
-        delay=60_000,
+        delay=1,
     )  # fmt: skip
+    # A review held by its tenant's hourly limit: older, but not due for an hour, so it is not late work.
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name="reviews", actor_name="process_delivery", args=(4,), kwargs={}, options={},
+            message_timestamp=int((utcnow() - timedelta(hours=2)).timestamp() * 1000),
+        ),
+        delay=3_600_000,
+    )  # fmt: skip
+    time.sleep(0.01)  # the 1 ms delay has passed: that message is due
     text = client.get("/metrics").text
-    assert 'reviewops_queue_depth{queue="reviews"} 2.0' in text
+    assert 'reviewops_queue_depth{queue="reviews"} 3.0' in text
+    assert 'reviewops_queue_delayed_messages{queue="reviews"} 1.0' in text
     assert 'reviewops_queue_depth{queue="reviews.replay"} 1.0' in text
     assert 'reviewops_dead_letters{error_type="permanent",queue="reviews"} 2.0' in text
     assert 'reviewops_dead_letters{error_type="transient",queue="reviews"} 0.0' in text

@@ -40,6 +40,24 @@ def test_reviewops_decides_on_its_first_poll_after_the_burst() -> None:
 
 def test_rows_compare_both_autoscalers_on_every_burst() -> None:
     rows = scaling.run(None)  # type: ignore[arg-type]
-    assert len(rows) == 3 * len(scaling.BURSTS) + 1
+    assert len(rows) == 2 * (3 * len(scaling.BURSTS) + 1) + 1
+    assert sum(r.metric.startswith("vs tuned KEDA: ") for r in rows) == 3 * len(scaling.BURSTS) + 1
     assert all(r.baseline is not None for r in rows)
     assert all(isinstance(r.passed, bool) for r in rows if r.target)
+
+
+def test_tuned_keda_polls_every_10_s_on_the_honest_backlog_plus_held_work() -> None:
+    seen: list[int] = []
+    hpa_scale = scaling.keda_tuned_autoscaler(held=7)
+    # The first call reads the metric (backlog + held) and syncs: ceil(27 / 10) = 3 replicas.
+    assert hpa_scale(0.0, 20, 0, 1) == 3
+    seen.append(hpa_scale(5.0, 500, 0, 3))  # within the 10 s polling interval and the 15 s sync: held
+    assert seen == [3]
+
+
+def test_held_reviews_cost_the_operator_nothing_and_keda_twenty_workers() -> None:
+    trace = [0] * 200
+    ours = scaling.simulate(scaling.reviewops_autoscaler(), trace)
+    keda = scaling.simulate(scaling.keda_tuned_autoscaler(scaling.HELD), trace)
+    assert max(ours.replicas) == scaling.MIN_REPLICAS
+    assert max(keda.replicas) == scaling.MAX_REPLICAS

@@ -41,7 +41,9 @@ class Rendered:
         """Every pod template: Deployments, Jobs (and CronJobs, should the chart ever ship one)."""
         out = []
         for d in self.docs:
-            if d["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+            if d["kind"] == "Pod":  # helm test hooks
+                out.append((f"Pod/{d['metadata']['name']}", d["spec"]))
+            elif d["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
                 out.append((f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"]))
             elif d["kind"] == "CronJob":
                 out.append(

@@ -27,6 +27,7 @@ REQUIRED = {
     "ReviewOpsLLMFailureRatioHigh",
     "ReviewOpsGitHubRateLimitLow",
     "ReviewOpsOperatorReconcileFailing",
+    "ReviewOpsBrokerUnreachable",  # issue 17: the API stays ready without Redis, so an alert says so
 }
 
 promtool = shutil.which("promtool")

@@ -37,7 +37,11 @@ def test_the_doctor_is_a_helm_test_hook_with_the_releases_configuration(rendered
 def test_the_doctor_pod_meets_the_restricted_pod_security_standard(rendered: Rendered) -> None:
     spec = doctor_pod(rendered)["spec"]
     assert spec["automountServiceAccountToken"] is False, "the doctor never calls the Kubernetes API"
-    assert "serviceAccountName" not in spec
+    # Its own ServiceAccount, bound to nothing (never the namespace's `default`).
+    assert spec["serviceAccountName"] == "reviewops-doctor"
+    bound = {s["name"] for kind in ("RoleBinding", "ClusterRoleBinding") for b in rendered.of_kind(kind)
+             for s in b["subjects"]}  # fmt: skip
+    assert "reviewops-doctor" not in bound
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
     assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")

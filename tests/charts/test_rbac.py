@@ -30,6 +30,10 @@ EXPECTED: set[Grant] = {
     ("batch", "cronjobs", "delete"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+    # Leader election: the operator's own Lease (reviewpolicy.lease).
+    ("coordination.k8s.io", "leases", "get"),
+    ("coordination.k8s.io", "leases", "create"),
+    ("coordination.k8s.io", "leases", "patch"),
 }
 
 

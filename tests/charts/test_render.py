@@ -158,7 +158,7 @@ def test_components_are_wired_as_the_issue_says(rendered: Rendered) -> None:
     # the operator owns the worker count; an upgrade must not reset it
     assert "replicas" not in worker_deploy["spec"]
     operator = rendered.one("Deployment", "reviewops-operator")
-    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "Recreate"}
+    assert operator["spec"]["replicas"] == 1 and operator["spec"]["strategy"] == {"type": "RollingUpdate"}
     container = operator["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][0] == "operator"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -215,7 +215,7 @@ def test_secret_or_existing_secret(rendered: Rendered) -> None:
         assert len(data["admin-token"]) >= 32, "a generated admin token when none is given"
 
 
-def test_github_app_key_is_a_file_only_the_worker_gets() -> None:
+def test_github_app_key_is_a_file_only_the_worker_and_the_doctor_get() -> None:
     r = scenario("everything-enabled")
     assert "REVIEWOPS_GITHUB_APP_ID" in r.one("ConfigMap", "reviewops-config")["data"]
     for name, pod in r.pod_specs():
@@ -223,7 +223,7 @@ def test_github_app_key_is_a_file_only_the_worker_gets() -> None:
         env = {e["name"]: e for e in container["env"]}
         assert "REVIEWOPS_GITHUB_PRIVATE_KEY" not in env, name
         mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
-        if name != "Deployment/reviewops-worker":
+        if name not in ("Deployment/reviewops-worker", "Pod/reviewops-doctor"):  # the doctor checks GET /app
             assert "github-app-key" not in mounts and "REVIEWOPS_GITHUB_PRIVATE_KEY_FILE" not in env, name
             continue
         path = env["REVIEWOPS_GITHUB_PRIVATE_KEY_FILE"]["value"]
@@ -240,6 +240,8 @@ CREDENTIALS = {
     "Deployment/reviewops-operator": {"redis-url"},
     "Job/reviewops-migrations": {"database-url"},
     "CronJob/reviewops-backup": {"database-url"},
+    # The doctor checks the database, Redis, the webhook secret against the App and the LLM (not the admin token).
+    "Pod/reviewops-doctor": {"database-url", "redis-url", "webhook-secrets", "llm-api-key"},
 }
 
 

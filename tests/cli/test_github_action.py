@@ -140,12 +140,12 @@ def test_pull_request_fails_on_the_planted_token_and_writes_valid_sarif(
     proc, outputs, summary = _run(repo, "pull_request", _pr_event(tmp_path, base, head))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     log = _sarif(outputs)
-    assert ("secrets/github-token", "app.py", 8) in _rules(log)
+    assert ("secrets/github-pat", "app.py", 8) in _rules(log)
     assert ("ruff/F401", "app.py", 1) in _rules(log)
     assert outputs["range"] == f"{base}...{head}"
     assert outputs["sarif"] == str(repo / "reviewops.sarif")
     assert outputs["failing"] == "1" and int(outputs["findings"]) >= 2
-    assert "| `app.py:8` | error | `secrets/github-token` |" in summary
+    assert "| `app.py:8` | error | `secrets/github-pat` |" in summary
     assert "::error::ReviewOps: 1 findings at or above fail-on error" in proc.stdout
     # The report prints with workflow commands switched off: a file name cannot issue one.
     stop = next(line for line in proc.stdout.splitlines() if line.startswith("::stop-commands::"))
@@ -206,7 +206,7 @@ def test_config_input_is_read_from_the_base(tmp_path: Path) -> None:
     proc, outputs, _ = _run(repo, "pull_request", _pr_event(tmp_path, base, head), config="ci/reviewops.yaml")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     rules = {r[0] for r in _rules(_sarif(outputs))}
-    assert "secrets/github-token" in rules
+    assert "secrets/github-pat" in rules
     assert not any(r.startswith("hygiene/") for r in rules)  # the base's config did apply
 
 
@@ -216,7 +216,7 @@ def test_push_reviews_before_to_after(tmp_path: Path, pr_repo: tuple[Path, str, 
     proc, outputs, _ = _run(repo, "push", event)
     assert proc.returncode == 1
     assert outputs["range"] == f"{base}..{head}"
-    assert ("secrets/github-token", "app.py", 8) in _rules(_sarif(outputs))
+    assert ("secrets/github-pat", "app.py", 8) in _rules(_sarif(outputs))
 
 
 def test_push_of_a_new_default_branch_reviews_everything_from_the_root(tmp_path: Path) -> None:
@@ -231,7 +231,7 @@ def test_push_of_a_new_default_branch_reviews_everything_from_the_root(tmp_path:
     proc, outputs, _ = _run(repo, "push", event)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert outputs["range"].endswith(f"..{root}") and outputs["range"].startswith("4b825dc")  # the empty tree
-    assert ("secrets/github-token", "app.py", 8) in _rules(_sarif(outputs))
+    assert ("secrets/github-pat", "app.py", 8) in _rules(_sarif(outputs))
 
 
 def test_push_of_a_new_feature_branch_reviews_from_the_default_branch(tmp_path: Path) -> None:
@@ -270,7 +270,7 @@ def test_shallow_checkout_fetches_the_missing_base(tmp_path: Path) -> None:
     assert subprocess.run(["git", "-C", str(repo), "cat-file", "-e", base], check=False).returncode != 0
     proc, outputs, _ = _run(repo, "pull_request", _pr_event(tmp_path, base, head))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert ("secrets/github-token", "app.py", 8) in _rules(_sarif(outputs))
+    assert ("secrets/github-pat", "app.py", 8) in _rules(_sarif(outputs))
 
 
 def test_deleted_branch_and_unknown_events(tmp_path: Path, pr_repo: tuple[Path, str, str]) -> None:

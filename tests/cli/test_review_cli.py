@@ -61,7 +61,7 @@ def test_text_output_and_exit_code(repo: Path) -> None:
     proc = _review(repo, "--git", "HEAD~1..HEAD")
     assert proc.returncode == 1, proc.stderr  # the token is an error, --fail-on defaults to error
     out = proc.stdout
-    assert "app.py:10: error: Possible GitHub Token" in out
+    assert "app.py:10: error: Possible GitHub PAT" in out
     assert "app.py:1: warning: F401" in out
     assert "app.py:5: info: E711" in out and "|     if a is None:" in out
     assert "debug.js:2: warning: `debugger`" in out
@@ -96,7 +96,7 @@ def test_sarif_is_valid(repo: Path) -> None:
         region = result["locations"][0]["physicalLocation"]["region"]
         assert region["endLine"] >= region["startLine"]
     levels = {r["ruleId"]: r["level"] for r in run["results"]}
-    assert levels["secrets/github-token"] == "error" and levels["ruff/E711"] == "note"
+    assert levels["secrets/github-pat"] == "error" and levels["ruff/E711"] == "note"
 
 
 def test_diff_file_reads_heads_from_the_working_tree(repo: Path, tmp_path: Path) -> None:
@@ -214,3 +214,31 @@ def test_one_finding_is_singular(repo: Path, tmp_path: Path) -> None:
     patch.write_text("--- a/x.js\n+++ b/x.js\n@@ -1,1 +1,2 @@\n function f() {}\n+debugger;\n")
     result = _review(repo, "--diff", str(patch), "--analyzers", "hygiene")
     assert "1 finding (" in result.stdout, result.stdout + result.stderr
+
+
+def test_git_range_lints_with_base_config_and_only_new_diagnostics(tmp_path: Path) -> None:
+    """`--git`: ruff's configuration and the previous content come from BASE; a head-only config change
+    does not apply, and a diagnostic the code already had is not blamed on the range."""
+    root = tmp_path / "lint"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.email", "dev@example.com")
+    _git(root, "config", "user.name", "Dev")
+    (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F"]\nignore = ["F401"]\n')
+    (root / "m.py").write_text("def f():\n    old = 1\n    return 0\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F"]\nignore = ["F841"]\n')
+    (root / "m.py").write_text(
+        "import os\n\n\nclass C:\n    def f(self):\n        old = 1\n        new = 2\n        return 0\n"
+    )
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "head")
+    proc = _review(root, "--git", "HEAD~1..HEAD", "--format", "json", "--analyzers", "python-lint")
+    found = [(f["rule_id"], f["start_line"]) for f in json.loads(proc.stdout)["findings"]]
+    assert found == [("ruff/F841", 7)], proc.stderr  # base ignores F401; `old` was there; `new` is new
+    # A plain patch has no base: every diagnostic on an added line counts, config from the working tree.
+    patch = tmp_path / "change.patch"
+    patch.write_text(_git(root, "diff", "HEAD~1..HEAD"))
+    proc = _review(root, "--diff", str(patch), "--format", "json", "--analyzers", "python-lint")
+    assert sorted(f["rule_id"] for f in json.loads(proc.stdout)["findings"]) == ["ruff/F401"]

@@ -67,7 +67,7 @@ def test_staged_key_is_found_before_the_first_commit_and_not_printed(repo: Path)
     (repo / "cfg.py").write_text("TOKEN = None\n")
     proc = _review(repo, "--analyzers", "secrets")
     assert proc.returncode == 1
-    assert _findings(proc) == {("secrets/github-token", "cfg.py", 1)}
+    assert _findings(proc) == {("secrets/github-pat", "cfg.py", 1)}
     assert TOKEN not in proc.stdout + proc.stderr
 
 
@@ -91,7 +91,7 @@ def test_git_config_cannot_change_the_paths(repo: Path) -> None:
     (repo / name).write_text(f'TOKEN = "{TOKEN}"\n')
     _git(repo, "add", name)
     proc = _review(repo, "--analyzers", "secrets")
-    assert _findings(proc) == {("secrets/github-token", name, 1)}
+    assert _findings(proc) == {("secrets/github-pat", name, 1)}
 
 
 def test_config_comes_from_head(repo: Path) -> None:

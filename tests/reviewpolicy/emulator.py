@@ -28,12 +28,26 @@ _versions = itertools.count(1000)
 
 class Emulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> Any:
+        if request.resource is not None and request.action == enums.action.UPDATE:
+            self._precondition(request)
         if request.resource is not None and request.action in (enums.action.CREATE, enums.action.UPDATE):
             self._stamp(request)
         try:
             return await super()._handle(request)
         except (jsonpatch.JsonPatchTestFailed, jsonpatch.JsonPatchConflict) as exc:
             raise kmock.KubernetesError(status=422, reason="Invalid", message=str(exc)) from exc
+
+    def _precondition(self, request: rendering.Request) -> None:
+        """A patch that names a resourceVersion applies only to that version (the API server's optimistic
+        concurrency; leader election relies on it): 409 Conflict otherwise."""
+        data = request.data
+        wanted = (data.get("metadata") or {}).get("resourceVersion") if isinstance(data, dict) else None
+        key = (request.resource, request.namespace, request.name)
+        if wanted is None or key not in self.objects or self.objects[key].deleted:
+            return
+        current = (self.objects[key].raw.get("metadata") or {}).get("resourceVersion")
+        if str(current) != str(wanted):
+            raise kmock.KubernetesError(status=409, reason="Conflict", message="the object has been modified")
 
     def _stamp(self, request: rendering.Request) -> None:
         version = str(next(_versions))
@@ -79,6 +93,10 @@ class EmulatorThread:
         self._stop = asyncio.Event()
         async with Emulator() as emulator, kmock.Server(emulator) as server:
             emulator.resources.load_bundled()
+            emulator.resources["coordination.k8s.io/v1/leases"] = kmock.ResourceInfo(
+                kind="Lease", singular="lease", namespaced=True,
+                verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            )  # fmt: skip
             self.emulator = emulator
             if self.declare_crd:
                 self.declare_reviewpolicies()

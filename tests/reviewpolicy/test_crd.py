@@ -109,6 +109,7 @@ def test_crd_identity() -> None:
     assert columns == {
         "Desired": ".status.desiredReplicas",
         "Backlog": ".status.backlog",
+        "Delayed": ".status.delayed",
         "Dead Letters": ".status.deadLetters",
         "Ready": '.status.conditions[?(@.type=="Ready")].status',
         "Age": ".metadata.creationTimestamp",

@@ -86,3 +86,34 @@ def test_redis_outage_holds_replicas_and_recovers(
     client.close()
     api.delete("rp", ns, "p")
     wait_until(lambda: api.get("rp", ns, "p") is None, what="policy deleted")
+
+
+def test_fallback_replicas_after_failed_polls_and_the_scaler_error_metric(
+    operator: Any, api: Api, cluster: EmulatorThread, own_redis: RedisServer, operator_env: dict[str, str]
+) -> None:
+    ns = "fallback"
+    api.create("deployments", ns, worker_deployment(replicas=1))
+    api.create("rp", ns, policy("f", fallback={"failureThreshold": 2, "replicas": 4}))
+    wait_until(lambda: cond(status(api, ns, "f"), "Ready").get("status") == "True", what="Ready")
+    assert replicas(api, ns) == 1
+
+    own_redis.stop()
+    polls = operator_reads(cluster, ns)
+    wait_until(lambda: replicas(api, ns) == 4, what="the fallback replicas")
+    assert operator_reads(cluster, ns) - polls >= 2  # not before the threshold of failed polls
+    st = wait_until(
+        lambda: cond(s := status(api, ns, "f"), "ScalingActive").get("reason") == "FallbackReplicas" and s,
+        what="the FallbackReplicas condition",
+    )
+    assert "fallback to 4 replicas" in cond(st, "ScalingActive")["message"]
+    wait_until(
+        lambda: any(e.get("reason") == "BacklogUnavailable" for e in api.list("events", ns)), what="event"
+    )
+    port = operator_env["REVIEWOPS_OPERATOR_METRICS_PORT"]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert f'reviewops_operator_scaler_errors_total{{policy="{ns}/f"}}' in text
+
+    own_redis.start()
+    wait_until(lambda: replicas(api, ns) == 1, what="back to the backlog's count")
+    api.delete("rp", ns, "f")
+    wait_until(lambda: api.get("rp", ns, "f") is None, what="policy deleted")

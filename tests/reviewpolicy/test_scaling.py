@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reviewpolicy.scaling import Decision, ScalingSpec, ScalingState, decide, recommend
+from reviewpolicy.scaling import Decision, RatePolicy, ScalingSpec, ScalingState, decide, recommend
 
 SPEC = ScalingSpec(
     min_replicas=1, max_replicas=10, target_backlog_per_replica=10, scale_up_step=0, stabilization_seconds=60
@@ -65,7 +65,45 @@ def test_redis_error_holds_and_sets_the_error_flag() -> None:
     decisions = run(spec, 3, [0, None, 0, None, None])
     assert [d.desired for d in decisions] == [3, 3, 3, 3, 3]
     assert [d.error for d in decisions] == [False, True, False, True, True]
-    assert decisions[1].state == ScalingState()  # an error resets the window: unknown is not "low"
+    # An error resets the window (unknown is not "low") and counts the failed polls in a row.
+    assert decisions[1].state == ScalingState(failures=1)
+    assert [d.state.failures for d in decisions] == [0, 1, 0, 1, 2]
+
+
+def test_fallback_replicas_after_the_failure_threshold_then_back_to_the_backlog() -> None:
+    spec = ScalingSpec(1, 10, 10, stabilization_seconds=0, fallback_replicas=6, fallback_failure_threshold=3)
+    decisions = run(spec, 2, [None, None, None, None, 15])
+    assert [d.desired for d in decisions] == [2, 2, 6, 6, 2]
+    assert [d.fallback for d in decisions] == [False, False, True, True, False]
+    assert "fallback to 6 replicas" in decisions[2].reason
+
+
+def test_activation_threshold_keeps_zero_until_the_backlog_exceeds_it() -> None:
+    spec = ScalingSpec(0, 10, 10, stabilization_seconds=0, activation_backlog=5)
+    assert [d.desired for d in run(spec, 0, [3, 5, 6, 5, 0])] == [0, 0, 1, 0, 0]
+    # With minReplicas >= 1 activation has no effect (as in KEDA).
+    assert decide(ScalingSpec(1, 10, 10, activation_backlog=50), 1, 30, 0).desired == 3
+
+
+def test_scale_up_rate_policy_limits_growth_per_period() -> None:
+    # At most max(2 pods, 50 %) per 30 s; polls every 10 s on a backlog asking for 10.
+    spec = ScalingSpec(1, 10, 10, scale_up=RatePolicy(pods=2, percent=50, period_seconds=30))
+    assert [d.desired for d in run(spec, 1, [100] * 8)] == [3, 3, 3, 5, 5, 5, 8, 8]
+
+
+def test_scale_down_rate_policy_limits_shrinking_per_period() -> None:
+    spec = ScalingSpec(
+        1, 20, 10, stabilization_seconds=0, scale_down=RatePolicy(pods=1, percent=25, period_seconds=20)
+    )
+    desired = [d.desired for d in run(spec, 16, [0] * 6)]
+    assert desired == [12, 12, 9, 9, 6, 6]  # 16 - 25 %, then 12 - 3, then 9 - ceil(2.25)
+
+
+def test_rate_policies_survive_a_restart_through_the_status() -> None:
+    spec = ScalingSpec(1, 10, 10, scale_up=RatePolicy(pods=2, period_seconds=30))
+    first = decide(spec, 1, 100, 1000.0)
+    again = decide(spec, first.desired, 100, 1010.0, ScalingState.from_status(first.state.to_status()))
+    assert (first.desired, again.desired) == (3, 3)
 
 
 def test_out_of_bounds_current_is_brought_into_bounds() -> None:

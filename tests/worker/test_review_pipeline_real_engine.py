@@ -4,6 +4,7 @@ OpenAI-compatible server -> PostgreSQL."""
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -160,7 +161,7 @@ def test_opened_real_engine_posts_one_review_with_llm_and_deterministic_findings
         assert secret not in fake_github.sent_text()
         assert all(secret not in r.prompt for r in llm.requests)
         assert secret not in caplog.text
-    assert "Possible AWS Access Key" in by_line[("app.py", 3)]  # said without echoing the value
+    assert "Possible AWS access key" in by_line[("app.py", 3)]  # said without echoing the value
 
 
 def test_llm_garbage_is_skipped_and_said_so(
@@ -211,3 +212,43 @@ def test_mock_llm_mode_end_to_end(
     assert sorted((c["path"], c["line"]) for c in mocked) == [("README.md", 2), ("app.py", 1)]
     assert any(f.analyzer == "llm" for f in stored_findings(db, review.id))
     assert AWS_KEY not in fake_github.sent_text() and GH_TOKEN not in fake_github.sent_text()
+
+
+BASE = "b" * 40  # the fake's default base sha of a pull request
+
+
+def test_linters_use_the_base_commit_config_and_report_only_new_diagnostics(
+    api: Any, db: Database, fake_github: FakeGitHub, github_settings: Settings,
+    start_worker: Callable[[Settings], None],
+) -> None:  # fmt: skip
+    """ruff's configuration and the files' previous content come from the contents API at the base sha:
+    the project's per-file ignores hold, and a diagnostic the code already had is not blamed on the PR
+    even when the PR re-indents its line."""
+    before = ["import json", "", "", "def old():", "    stale = 1", "    return json", ""]
+    after = ["import json", "", "", "class Box:", "    def old(self):", "        stale = 1", "        return json",
+             "", "    def new(self):", "        fresh = 2", "        return 0", ""]  # fmt: skip
+    patch = "\n".join(list(difflib.unified_diff(before, after, lineterm=""))[2:])
+    init = ["from .box import *"]
+    files = [
+        {"filename": "pkg/box.py", "status": "modified", "patch": patch, "additions": 9, "deletions": 3},
+        {"filename": "pkg/__init__.py", "status": "added", "patch": added_patch(init), "additions": 1},
+    ]
+    fake_github.add_pull(REPO, 5, head_sha=HEAD, files=files, title="Box it")
+    fake_github.set_file(REPO, "pkg/box.py", "\n".join(after), ref=HEAD)
+    fake_github.set_file(REPO, "pkg/__init__.py", "\n".join(init) + "\n", ref=HEAD)
+    fake_github.set_file(REPO, "pkg/box.py", "\n".join(before), ref=BASE)
+    config = '[tool.ruff.lint]\nselect = ["F"]\n[tool.ruff.lint.per-file-ignores]\n"__init__.py" = ["F403"]\n'
+    fake_github.set_file(REPO, "pyproject.toml", config, ref=BASE)
+    # The head's configuration would switch F841 off: a PR cannot relax its own review.
+    fake_github.set_file(REPO, "pyproject.toml", '[tool.ruff.lint]\nignore = ["F841"]\n', ref=HEAD)
+    start_worker(github_settings)
+    review = opened(api, db)
+    assert review.status == "completed", review.status_reason
+
+    python = [
+        (f.rule_id, f.start_line) for f in stored_findings(db, review.id) if f.analyzer == "python-lint"
+    ]
+    assert python == [("ruff/F841", 10)]  # `fresh`; not the re-indented `stale`, not the allowed star import
+    refs = {(c.path.rsplit("/contents/", 1)[-1], c.query.get("ref")) for c in fake_github.calls_to(
+        "/repos/{owner}/{repo}/contents/{path}", "GET")}  # fmt: skip
+    assert ("pyproject.toml", BASE) in refs and ("pkg/box.py", BASE) in refs

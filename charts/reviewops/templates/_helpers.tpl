@@ -154,12 +154,25 @@ env:
 {{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_DATABASE_URL" "key" "database-url") }}
 {{- end }}
 {{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_REDIS_URL" "key" "redis-url") }}
+{{- $files := $root.Values.secrets.mountAsFiles }}
 {{- if eq $c "api" }}
+{{- if $files }}
+- name: REVIEWOPS_WEBHOOK_SECRETS_FILE
+  value: /var/run/secrets/reviewops/webhook-secrets
+- name: REVIEWOPS_ADMIN_TOKEN_FILE
+  value: /var/run/secrets/reviewops/admin-token
+{{- else }}
 {{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_WEBHOOK_SECRETS" "key" "webhook-secrets") }}
 {{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_ADMIN_TOKEN" "key" "admin-token") }}
 {{- end }}
+{{- end }}
 {{- if eq $c "worker" }}
+{{- if $files }}
+- name: REVIEWOPS_LLM_API_KEY_FILE
+  value: /var/run/secrets/reviewops/llm-api-key
+{{- else }}
 {{ include "reviewops.secretEnv" (dict "root" $root "name" "REVIEWOPS_LLM_API_KEY" "key" "llm-api-key") }}
+{{- end }}
 {{- if include "reviewops.githubKeyMounted" $root }}
 - name: REVIEWOPS_GITHUB_PRIVATE_KEY_FILE
   value: {{ printf "%s/private-key.pem" (include "reviewops.githubKeyDir" $root) | quote }}
@@ -184,6 +197,20 @@ imagePullSecrets:
 volumes:
   - name: tmp
     emptyDir: {}
+{{- if and .root.Values.secrets.mountAsFiles (has .component (list "api" "worker")) }}
+  {{- /* A whole-volume mount (never subPath), so the kubelet updates the files in place on rotation. */}}
+  - name: reviewops-secrets
+    secret:
+      secretName: {{ include "reviewops.secretName" .root }}
+      defaultMode: 0440
+      items:
+        {{- if eq .component "api" }}
+        - {key: webhook-secrets, path: webhook-secrets}
+        - {key: admin-token, path: admin-token}
+        {{- else }}
+        - {key: llm-api-key, path: llm-api-key}
+        {{- end }}
+{{- end }}
 {{- if and (eq .component "worker") (include "reviewops.githubKeyMounted" .root) }}
   - name: github-app-key
     secret:
@@ -199,6 +226,11 @@ volumes:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if and .root.Values.secrets.mountAsFiles (has .component (list "api" "worker")) }}
+  - name: reviewops-secrets
+    mountPath: /var/run/secrets/reviewops
+    readOnly: true
+{{- end }}
 {{- if and (eq .component "worker") (include "reviewops.githubKeyMounted" .root) }}
   - name: github-app-key
     mountPath: {{ include "reviewops.githubKeyDir" .root }}
@@ -206,10 +238,18 @@ volumeMounts:
 {{- end }}
 {{- end }}
 
-{{/* Pod annotations that roll the pods when settings or credentials change. */}}
+{{/*
+  Pod annotations that roll the pods when settings or credentials change. Every secret value read from an
+  environment variable counts (the admin token too: a rotated token must replace the old one); with
+  secrets.mountAsFiles the three file-mounted secrets are left out, as the processes re-read those files.
+*/}}
 {{- define "reviewops.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 {{- if not .Values.secrets.existingSecret }}
-checksum/secrets: {{ omit .Values.secrets "adminToken" | toJson | sha256sum }}
+{{- $secrets := .Values.secrets }}
+{{- if $secrets.mountAsFiles }}
+{{- $secrets = omit $secrets "webhookSecrets" "adminToken" "llmApiKey" }}
+{{- end }}
+checksum/secrets: {{ $secrets | toJson | sha256sum }}
 {{- end }}
 {{- end }}

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reviewops.analysis.analyzers.field_linters import (
+    ActionlintAnalyzer,
+    HadolintAnalyzer,
+    ShellcheckAnalyzer,
+    YamllintAnalyzer,
+)
 from reviewops.analysis.analyzers.hygiene import HygieneAnalyzer
 from reviewops.analysis.analyzers.python_lint import PythonLintAnalyzer
 from reviewops.analysis.analyzers.qa import QAChecklistAnalyzer
@@ -17,6 +23,10 @@ REGISTRY: dict[str, Analyzer] = {
     "secrets": SecretsAnalyzer(),
     "python-lint": PythonLintAnalyzer(),
     "hygiene": HygieneAnalyzer(),
+    "shellcheck": ShellcheckAnalyzer(),
+    "hadolint": HadolintAnalyzer(),
+    "actionlint": ActionlintAnalyzer(),
+    "yamllint": YamllintAnalyzer(),
     "llm": LLMAnalyzer(),
     "qa-checklist": QAChecklistAnalyzer(),
 }

@@ -15,6 +15,13 @@ CONFLICT_START = re.compile(r"^<{7}(?: |$)")
 CONFLICT_MIDDLE = re.compile(r"^={7}$")
 CONFLICT_END = re.compile(r"^>{7}(?: |$)")
 TODO = re.compile(r"(?:#|//|/\*|<!--|--)\s*.*\b(TODO|FIXME|XXX|HACK)\b")  # in a comment
+# A TODO that is already tracked: owner or milestone tag `TODO(v1)`, an issue reference (#123, ABC-123, a
+# link), or the condition that ends it ("when we drop 3.9", "after the CRD is removed", "on 3.13+").
+TODO_TRACKED = re.compile(
+    r"\b(?:TODO|FIXME|XXX|HACK)\([^)]+\)|#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b|https?://"
+    r"|\b(?:when|once|after|until|on (?:python |py)?\d+(?:\.\d+)*\+?)\b",
+    re.IGNORECASE,
+)
 
 # (extensions, regex, rule, severity, message)
 DEBUG_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str, Severity, str], ...] = (
@@ -71,7 +78,11 @@ class HygieneAnalyzer:
                 out.append(_finding(changed, number, text, rule, severity, message))
                 break
             todo = TODO.search(text)
-            if todo:
+            following = dict(added).get(number + 1, "")
+            continued = following.lstrip().startswith(("#", "//", "*", "--")) and not TODO.search(following)
+            if todo and not TODO_TRACKED.search(
+                text[todo.start(1) :] + (" " + following if continued else "")
+            ):
                 message = f"New {todo.group(1)}: link an issue so it is not forgotten."
                 out.append(_finding(changed, number, text, "todo", Severity.INFO, message))
         return out

@@ -14,7 +14,7 @@ from reviewops.analysis.llm.client import LLMSkipped, chat_json
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding
 from reviewops.analysis.paths import is_source_path, is_test_path
-from reviewops.analysis.secretscan import redact_line
+from reviewops.credentials.detect import redact_line
 
 MAX_ITEMS = 12
 CHECKBOX = re.compile(r"^\s*[-*]\s*\[ \]\s*(.+)$", re.MULTILINE)

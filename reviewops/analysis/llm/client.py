@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import LLMUsage
+from reviewops.credentials.redaction import redact_text
 from reviewops.telemetry.metrics import LLM_REQUEST_SECONDS, LLM_REQUESTS, LLM_TOKENS
 from reviewops.telemetry.tracing import tracer
 
@@ -115,6 +116,8 @@ def chat_json(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Ask for a JSON object, validate it as `model`; raise LLMSkipped with a reason after the last try."""
+    # The redaction gate on every prompt, whoever built it: nothing leaves for the model unredacted.
+    messages = [{**m, "content": redact_text(m["content"])} for m in messages]
     if settings.mock:
         if mock is None:
             raise LLMSkipped("mock mode has no canned answer for this request")

@@ -13,7 +13,7 @@ from reviewops.analysis.config import instructions_for
 from reviewops.analysis.llm.client import estimate_tokens
 from reviewops.analysis.model import ChangedFile, RepoConfig
 from reviewops.analysis.paths import SOURCE, is_test_path
-from reviewops.analysis.secretscan import redact_line
+from reviewops.credentials.redaction import redact_lines
 
 GENERATED_NAMES = frozenset(
     {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "uv.lock", "Cargo.lock",
@@ -58,10 +58,11 @@ def render_file(changed: ChangedFile, config: RepoConfig) -> str:
         removed = sorted(hunk.removed.items())
         new_lines = sorted([*((n, "+", t) for n, t in hunk.added.items()),
                             *((n, " ", t) for n, t in hunk.context.items())])  # fmt: skip
-        for _old, text in removed:
-            out.append(f"     - {redact_line(changed.path, text)}")
-        for number, mark, text in new_lines:
-            out.append(f"{number:>5} {mark} {redact_line(changed.path, text)}")
+        # Whole hunks through the gate, so a private key's body lines go with its BEGIN line.
+        old_clean = redact_lines([t for _n, t in removed], changed.path)
+        new_clean = redact_lines([t for _n, _m, t in new_lines], changed.path)
+        out.extend(f"     - {text}" for text in old_clean)
+        out.extend(f"{n:>5} {mark} {text}" for (n, mark, _t), text in zip(new_lines, new_clean, strict=True))
     return "\n".join(out)
 
 

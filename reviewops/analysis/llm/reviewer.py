@@ -18,7 +18,8 @@ from reviewops.analysis.llm.client import LLMSkipped, chat_json, estimate_tokens
 from reviewops.analysis.llm.packing import Packed, pack
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding, Severity
-from reviewops.analysis.secretscan import redact_line
+from reviewops.credentials.detect import redact_line
+from reviewops.credentials.redaction import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class LLMAnalyzer:
 
 
 def _scrub(path: str, text: str) -> str:
-    return "\n".join(redact_line(path, line) for line in text.splitlines())
+    return redact_text(text, path)
 
 
 def _to_finding(comment: LLMComment, changed: ChangedFile | None) -> Finding | None:

@@ -22,7 +22,7 @@ class LLMSettings:
     def from_settings(cls, settings: Settings) -> LLMSettings:
         return cls(
             base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            api_key=settings.llm_api_key_value(),  # from the file in force when the key is mounted
             model=settings.llm_model,
             timeout_seconds=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,

@@ -169,14 +169,23 @@ def test_full_run_with_mock_llm(realworld_diff: str) -> None:
 
 def test_build_analyzers_respects_policy_and_config() -> None:
     ids = [a.id for a in build_analyzers(None, RepoConfig(), None)]
-    assert ids == ["secrets", "python-lint", "hygiene", "qa-checklist"]  # no LLM settings: no reviewer
+    linters = ["shellcheck", "hadolint", "actionlint", "yamllint"]
+    assert ids == [
+        "secrets",
+        "python-lint",
+        "hygiene",
+        *linters,
+        "qa-checklist",
+    ]  # no LLM settings: no reviewer
     ids = [
         a.id
         for a in build_analyzers(
-            {"hygiene": False}, RepoConfig(disabled_analyzers=frozenset({"secrets"})), LLMSettings(mock=True)
+            {"hygiene": False, "hadolint": False},
+            RepoConfig(disabled_analyzers=frozenset({"secrets", "yamllint"})),
+            LLMSettings(mock=True),
         )
     ]
-    assert ids == ["python-lint", "llm", "qa-checklist"]
+    assert ids == ["python-lint", "shellcheck", "actionlint", "llm", "qa-checklist"]
 
 
 def test_select_for_posting() -> None:

@@ -16,7 +16,7 @@ import reviewops.telemetry.metrics  # noqa: F401  (registers the metrics)
 # text, installation ids) must never be a label: per-tenant detail belongs to the REST API.
 BOUNDED_LABELS = {
     "event", "outcome", "reason", "queue", "error_type", "actor", "scope", "kind", "endpoint", "status",
-    "bucket", "result", "policy", "direction", "analyzer", "state", "resource", "method",
+    "bucket", "result", "policy", "direction", "analyzer", "state", "resource", "method", "dependency",
 }  # fmt: skip
 UNIT_WORDS = ("_ms", "_milliseconds", "_minutes", "_hours", "_kb", "_mb", "_kilobytes", "_megabytes")
 TIME_WORDS = ("time", "duration", "latency", "age", "took", "spend", "spent")

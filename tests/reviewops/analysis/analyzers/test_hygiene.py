@@ -86,3 +86,19 @@ def test_small_pr_with_tests_has_no_notes() -> None:
     ctx = context(new_file("src/a.py", ["x = 1"]), new_file("tests/test_a.py", ["def test(): pass"]))
     HygieneAnalyzer().analyze(ctx)
     assert ctx.notes == []
+
+
+def test_tracked_todos_are_not_nagged() -> None:
+    lines = [
+        "# TODO(v1): remove the fallback",
+        "x = 1  # TODO: see #2452",
+        "# FIXME: JIRA-77 covers this",
+        "# TODO: remove this custom logic when we drop Python 3.9.",
+        "# TODO: use shutdown() on 3.13+",
+        "# TODO: remove this block",
+        "# See https://github.com/encode/starlette/issues/2452.",
+        "# TODO: make it faster",
+        "y = 2",
+    ]
+    findings = HygieneAnalyzer().analyze(context(new_file("m.py", lines)))
+    assert _rules(findings) == {8: "hygiene/todo"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import random
 
 import pytest
 
@@ -18,7 +20,10 @@ FINE_GRAINED = (
 )
 AWS_KEY = "AKIA" + "Q3EGXYZ7PLMN4RST"
 PASSWORD = "correct-Horse-battery-9"
-SECRETS = [GH_TOKEN, FINE_GRAINED, AWS_KEY, PASSWORD]
+# A key body drawn at test time (a stored one would trip push protection); real bodies are long.
+KEY_BODY = base64.b64encode(random.Random(7).randbytes(600)).decode()
+KEY_LINES = [KEY_BODY[i : i + 64] for i in range(0, len(KEY_BODY), 64)]
+SECRETS = [GH_TOKEN, FINE_GRAINED, AWS_KEY, PASSWORD, *KEY_LINES]
 
 
 def _file() -> object:
@@ -31,7 +36,7 @@ def _file() -> object:
             f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"',
             f'db_password = "{PASSWORD}"',
             "PRIVATE = '''-----BEGIN RSA PRIVATE KEY-----",
-            "MIIEowIBAAKCAQEA",
+            *KEY_LINES,
             "-----END RSA PRIVATE KEY-----'''",
             'password = os.environ["DB_PASSWORD"]',
             'api_key = "${API_KEY}"',
@@ -45,8 +50,8 @@ def test_each_credential_is_an_error_on_its_line() -> None:
     by_line = {f.start_line: f for f in findings}
     assert sorted(by_line) == [2, 3, 4, 5, 6]  # env lookups, templates and allowlisted lines are not
     assert all(f.severity is Severity.ERROR for f in findings)
-    assert by_line[2].rule_id == "secrets/github-token"
-    assert by_line[3].rule_id == "secrets/github-token"
+    assert by_line[2].rule_id == "secrets/github-pat"
+    assert by_line[3].rule_id == "secrets/github-fine-grained-pat"
     assert "AWS" in by_line[4].message
     assert by_line[6].rule_id == "secrets/private-key"
     assert by_line[2].line_content == 'GITHUB_TOKEN = "[REDACTED]"'
@@ -110,3 +115,40 @@ def test_other_analyzers_cannot_leak_a_secret_either() -> None:
     assert GH_TOKEN not in to_json(result) and GH_TOKEN not in repr(result.findings)
     echo = next(f for f in result.findings if f.rule_id == "echo/x")
     assert echo.suggestion is None and echo.message == "saw [REDACTED]"
+
+
+def test_secrets_allow_paths_values_and_fingerprints_silence_findings() -> None:
+    from reviewops.analysis.config import parse_repo_config
+
+    changed = new_file(
+        "tests/vectors/urls.json", [f'"{GH_TOKEN}"', f'"{AWS_KEY}"', f'{{"db_password": "{PASSWORD}"}}']
+    )
+    every = SecretsAnalyzer().analyze(context(changed))
+    assert len(every) == 3
+    fingerprint = every[2].fingerprint
+    config = parse_repo_config(
+        f"secrets:\n  allow:\n    values: ['^ghp_']\n    fingerprints: [{fingerprint}]\n"
+    )
+    assert config.errors == ()
+    left = SecretsAnalyzer().analyze(context(changed, config=config))
+    assert [f.start_line for f in left] == [2]  # the token by regex, the password by fingerprint
+    by_path = parse_repo_config("secrets:\n  allow:\n    paths: ['tests/vectors/*.json']\n")
+    assert SecretsAnalyzer().analyze(context(changed, config=by_path)) == []
+
+
+def test_secrets_allow_rejects_a_bad_regex_and_keeps_the_rest() -> None:
+    from reviewops.analysis.config import parse_repo_config
+
+    config = parse_repo_config("severity_threshold: error\nsecrets:\n  allow:\n    values: ['(']\n")
+    assert config.severity_threshold is Severity.ERROR
+    assert any("secrets" in e and "invalid regex" in e for e in config.errors)
+
+
+def test_a_dotted_token_is_a_credential_a_dotted_name_is_not() -> None:
+    token = "hvs." + base64.b64encode(random.Random(3).randbytes(24)).decode().replace("+", "a").replace(
+        "/", "b"
+    )
+    changed = new_file("deploy/.env", [f"VAULT_TOKEN={token}", "SECRET = settings.SECRET_KEY"])
+    findings = SecretsAnalyzer().analyze(context(changed))
+    assert [f.start_line for f in findings] == [1]
+    assert token not in repr(findings)
