@@ -99,7 +99,7 @@ _bearer = HTTPBearer(auto_error=False, description="A tenant API key: rk_<key_id
 RATELIMIT_STATE = "ratelimit_headers"
 
 
-def _authenticate(db: Database, token: str) -> apikeys.Authenticated | None:
+def authenticate_key(db: Database, token: str) -> apikeys.Authenticated | None:
     with db.session() as session:
         return apikeys.authenticate(session, token)
 
@@ -119,7 +119,7 @@ async def require_tenant(
         raise ProblemError(
             401, "missing tenant API key", code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
         )
-    auth = await run_in_threadpool(_authenticate, db, token)
+    auth = await run_in_threadpool(authenticate_key, db, token)
     if auth is None:
         raise ProblemError(
             401, "invalid or revoked API key", code="unauthorized", headers={"WWW-Authenticate": "Bearer"}

@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import ConfigDict
 
 from api.problems import ProblemError
 from reviewops.db.types import BIGINT_MAX as MAX_BIGINT
 
 MAX_INT = 2**31 - 1
+# Request bodies are strictly typed: `{"tenant": true}` is not tenant 1, `"5"` is not 5 (issue 18).
+STRICT = ConfigDict(strict=True)
 # Printable text only: PostgreSQL refuses NUL in strings, and names never contain control characters.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 

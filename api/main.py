@@ -14,7 +14,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.concurrency import run_in_threadpool
 
-from api.middleware import RateLimitHeaders
+from api import openapi
+from api.body_budget import ByteBudget
+from api.middleware import HeaderLimit, RateLimitHeaders
 from api.problems import install_problem_handlers
 from api.routers import (
     admin_api_keys,
@@ -50,13 +52,14 @@ log = logging.getLogger(__name__)
 
 async def run_outbox_sweeper(settings: Settings, db: Database, broker: dramatiq.Broker) -> None:
     """Every few seconds, hand stored-but-unqueued deliveries to the broker (it may have been down)."""
+    sweeper = outbox.Sweeper(
+        db, broker, received_after=settings.outbox_received_after_seconds,
+        stale_after=settings.outbox_stale_after_seconds,
+    )  # fmt: skip
     while True:
         await asyncio.sleep(settings.outbox_sweep_interval_seconds)
         try:
-            await run_in_threadpool(
-                outbox.sweep, db, broker, received_after=settings.outbox_received_after_seconds,
-                stale_after=settings.outbox_stale_after_seconds,
-            )  # fmt: skip
+            await run_in_threadpool(sweeper.tick)
         except Exception:
             log.exception("outbox sweep failed; retrying on the next tick")
 
@@ -102,8 +105,10 @@ def create_app(
     app.state.db = db
     app.state.broker = broker
     app.state.intake = batcher
+    app.state.body_budget = ByteBudget(settings.webhook_body_budget_bytes)
     app.state.signature_failures = SignatureFailureTracker(settings.signature_failure_window_seconds)
     install_problem_handlers(app)
+    openapi.install(app)
     setup_tracing("reviewops-api")
     # Probes and scrapes would drown real requests in traces; the per-message ASGI receive/send spans
     # tell nothing the request span does not, and cost three span lifecycles per request.
@@ -113,6 +118,7 @@ def create_app(
     app.state.redis = client
     app.state.limiter = RedisGcra(client) if client is not None else LocalGcra()
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(HeaderLimit, limit=settings.max_request_header_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

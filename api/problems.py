@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reviewops.errors import database_reason
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "5"
+# What a request raises when PostgreSQL or Redis cannot be reached: a lost or refused connection, a pool
+# with no connection to give in time, a Redis connection or read timeout.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError, InterfaceError, SQLAlchemyTimeoutError, DisconnectionError,
+    redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
+)  # fmt: skip
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Also a DBAPIError whose connection was invalidated (the server went away mid-statement)."""
+    return isinstance(exc, UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
@@ -74,7 +92,23 @@ def install_problem_handlers(app: FastAPI) -> None:
             400, f"a value of the request cannot be used: {database_reason(exc)}", code="invalid-value"
         )
 
+    async def on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL or Redis down: the client should come back, not report a bug (a plain-text 500).
+        which = "redis" if isinstance(exc, redis.RedisError) else "database"
+        log.warning("%s unavailable while answering a request: %s", which, type(exc).__name__)
+        return problem(503, f"the {which} is unavailable; retry later", code=f"{which}-unavailable",
+                       headers={"Retry-After": RETRY_AFTER_SECONDS})  # fmt: skip
+
+    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if _unavailable(exc):
+            return await on_unavailable(_request, exc)
+        log.error("unhandled error answering a request", exc_info=exc)
+        return problem(500, "internal error; it has been logged", code="internal-error")
+
     app.add_exception_handler(ProblemError, on_problem)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, on_unavailable)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)

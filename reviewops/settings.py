@@ -93,6 +93,18 @@ class Settings(LLMFields):
         ge=1024,
         description="Largest webhook body accepted (GitHub's own cap is 25 MB); larger bodies get 413.",
     )
+    webhook_body_budget_bytes: int = Field(
+        default=4 * GITHUB_MAX_WEBHOOK_BYTES,
+        ge=1024,
+        description="Webhook body bytes one API process reads at once; a request past it waits for room "
+        "(then 503 with Retry-After), so peak memory stays predictable under many large bodies.",
+    )
+    max_request_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4096,
+        le=1024 * 1024,
+        description="Largest request head (request line and headers) accepted; larger heads get 431.",
+    )
     gc_gen0_threshold: int = Field(
         default=10_000,
         ge=0,
@@ -173,6 +185,11 @@ class Settings(LLMFields):
     )
     sse_heartbeat_seconds: float = Field(
         default=15, gt=0, description="Interval of heartbeat comments on /api/v1/events."
+    )
+    sse_key_recheck_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often an open /api/v1/events stream re-checks its key (revoked: it ends).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -44,6 +44,32 @@ def test_ruff_clean() -> None:
     assert result.returncode == 0, result.stdout
 
 
+def test_ruff_format_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", str(ROOT)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, "run: ruff format .\n" + result.stdout
+
+
+def test_checkers_are_pinned_exactly() -> None:
+    """A new ruff or mypy release must not turn CI red with no code change."""
+    test_extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+        "test"
+    ]
+    for tool in ("ruff", "mypy", "import-linter"):
+        assert any(r.replace(" ", "").startswith(f"{tool}==") for r in test_extras), f"{tool} is not pinned"
+
+
+def test_license_is_an_spdx_expression() -> None:
+    """The `license = {text = ...}` table is deprecated (setuptools warns it stops working in 2027)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["project"]["license"] == "Apache-2.0"
+    assert any(
+        r.startswith("setuptools>=7") and int(r.split(">=")[1].split(".")[0]) >= 77
+        for r in config["build-system"]["requires"]
+    )
+
+
 def test_mypy_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

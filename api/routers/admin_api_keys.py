@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.admin import tenant_or_404
 from api.deps import AdminDep, DbDep
-from api.filters import TEXT_PATTERN, IdPath
+from api.filters import STRICT, TEXT_PATTERN, IdPath
 from api.problems import ProblemError
 from reviewops import audit
 from reviewops.db.models import ApiKey, Tenant
@@ -24,6 +24,8 @@ KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
 
 
 class NewApiKey(BaseModel):
+    model_config = STRICT
+
     name: str = Field(default="", max_length=255, pattern=TEXT_PATTERN)
 
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.admin import tenant_or_404
 from api.deps import AdminDep, DbDep
-from api.filters import IdPath
+from api.filters import STRICT, IdPath
 from reviewops import audit
 from reviewops.db.session import Database
 
@@ -26,6 +26,8 @@ ANALYZER_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 class AnalyzerFlags(BaseModel):
     """Analyzer name -> enabled. Names not listed keep their previous value (or the policy's)."""
+
+    model_config = STRICT
 
     analyzers: dict[Annotated[str, Field(pattern=ANALYZER_NAME)], bool] = Field(max_length=64)
 

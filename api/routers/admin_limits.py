@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.admin import tenant_or_404
 from api.deps import AdminDep, DbDep, RedisDep, SettingsDep
-from api.filters import IdPath
+from api.filters import STRICT, IdPath
 from api.problems import ProblemError
 from reviewops import audit
 from reviewops.db.session import Database
@@ -52,6 +52,8 @@ class LimitValues(BaseModel):
 
 class LimitOverrides(BaseModel):
     """Only the fields to override; omitted fields keep their current override (or none)."""
+
+    model_config = STRICT
 
     requests_per_minute: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     burst: int | None = Field(default=None, ge=1, le=MAX_LIMIT)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, BrokerDep, DbDep
-from api.filters import MAX_BIGINT, TEXT_PATTERN, IdPath
+from api.filters import MAX_BIGINT, STRICT, TEXT_PATTERN, IdPath
 from api.problems import ProblemError
 from reviewops.dlq import replay as service
 from reviewops.dlq import store
@@ -71,6 +71,8 @@ class DeadLetterPage(BaseModel):
 
 
 class ReplayRequest(BaseModel):
+    model_config = STRICT
+
     tenant: int | None = Field(default=None, ge=1, le=MAX_BIGINT)
     error_type: str | None = Field(default=None, description="transient or permanent")
     older_than: str | None = Field(default=None, description="e.g. 10m, 2h, 7d")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -13,14 +16,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 
+from api.body_budget import BudgetExhausted, ByteBudget
 from api.problems import ProblemError
 from reviewops import audit, signatures
 from reviewops.db.session import Database
 from reviewops.db.types import BIGINT_MAX
 from reviewops.deliveries import intake
 from reviewops.deliveries.group_commit import IntakeBatcher
-from reviewops.deliveries.payload_facts import PayloadFacts, facts_of, has_nul_escape, read_facts
+from reviewops.deliveries.payload_facts import (
+    PayloadFacts,
+    facts_of,
+    has_nul_escape,
+    read_facts,
+    without_nul_escapes,
+)
 from reviewops.deliveries.signature_audit import SignatureFailureTracker
 from reviewops.settings import Settings
 from reviewops.telemetry import metrics
@@ -29,19 +40,62 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 
-async def read_body_capped(request: Request, limit: int) -> bytes:
-    """Read the body, refusing with 413 as soon as it is known to exceed `limit` (never buffered whole)."""
+# Bodies up to this size skip the byte budget: their memory is bounded by the number of connections.
+SMALL_BODY_BYTES = 1 << 20
+_EVENT_NAME = re.compile(r"^[a-z][a-z_]{0,63}$")  # GitHub's event names: pull_request, check_run, ping...
+
+
+def declared_length(request: Request, limit: int) -> int | None:
+    """The Content-Length, refused with 413 at once if it is over `limit` (nothing is read)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if not (declared and declared.isascii() and declared.isdigit()):
+        return None
+    if int(declared) > limit:
         raise ProblemError(
             413, f"body of {declared} bytes exceeds the {limit}-byte limit", code="body-too-large"
         )
-    body = bytearray()
+    return int(declared)
+
+
+async def read_body_capped(
+    request: Request, limit: int, verifier: signatures.StreamingVerifier | None = None
+) -> bytes | bytearray:
+    """Read the body, refusing with 413 as soon as it is known to exceed `limit`; each chunk goes into
+    the signature's HMACs as it arrives. Written into one buffer of the declared size (no doubling)."""
+    declared = declared_length(request, limit)
+    body = bytearray(declared) if declared is not None else bytearray()
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        end = size + len(chunk)
+        if end > limit:
             raise ProblemError(413, f"body exceeds the {limit}-byte limit", code="body-too-large")
-    return bytes(body)
+        if verifier is not None:
+            verifier.update(chunk)
+        if declared is not None and end <= declared:
+            body[size:end] = chunk
+        else:
+            del body[size:]
+            body += chunk
+        size = end
+    del body[size:]
+    # A large body stays a bytearray: copying it into bytes would hold it twice.
+    return bytes(body) if len(body) <= SMALL_BODY_BYTES else body
+
+
+def check_headers_before_the_body(headers: Headers, secrets: list[str]) -> tuple[bytes, str, str]:
+    """Trust before memory: everything a request can be refused for without its body is checked before
+    a byte of it is read (an unsigned 25 MiB body is answered 401 unread). Returns the claimed digest,
+    the event and the delivery GUID."""
+    digest = signatures.expected_digest(headers.get("x-hub-signature-256"), secrets)
+    event = headers.get("x-github-event")
+    if not event:
+        raise ProblemError(400, "X-GitHub-Event header is missing", code="missing-header")
+    if not _EVENT_NAME.match(event):
+        raise ProblemError(400, "X-GitHub-Event is not an event name", code="invalid-header")
+    guid = headers.get("x-github-delivery")
+    if not guid or len(guid) > 64:
+        raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
+    return digest, event, guid
 
 
 class ParsedPayload(NamedTuple):
@@ -54,6 +108,10 @@ def _full_parse(text: str | bytes) -> dict[str, Any]:
     try:
         payload = orjson.loads(text)  # ~2x faster than `json` on a webhook payload; same error fields
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in exc.msg:  # valid JSON nested past 1024 levels: nothing here can hold it
+            raise ProblemError(
+                422, f"the delivery cannot be stored: {exc.msg}", code="unstorable-delivery"
+            ) from None
         raise ProblemError(
             400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", code="invalid-json"
         ) from None
@@ -62,13 +120,14 @@ def _full_parse(text: str | bytes) -> dict[str, Any]:
     return payload
 
 
-def parse_payload(body: bytes, content_type: str) -> ParsedPayload:
+def parse_payload(body: bytes | bytearray, content_type: str) -> ParsedPayload:
     """GitHub sends JSON either raw or as the `payload` field of a form; both are stored the same.
 
     The text is stored as sent: serializing a dict again cost more CPU than parsing, and turned integers
     past 64 bits into floats. Only the few fields the intake needs are read (reviewops.deliveries.
     payload_facts); the dict is built only when simdjson cannot vouch for the text (which also words the
-    error) or when the payload must change (a NUL, which PostgreSQL's jsonb cannot hold)."""
+    error). A NUL, which PostgreSQL's jsonb cannot hold, is replaced in the text itself: re-serializing a
+    parsed dict failed on deep nesting (a 500 for the whole group commit, issue 18)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/x-www-form-urlencoded":
         try:
@@ -78,7 +137,7 @@ def parse_payload(body: bytes, content_type: str) -> ParsedPayload:
         if "payload" not in fields:
             raise ProblemError(400, "form body has no 'payload' field", code="invalid-body")
         text = fields["payload"][0]
-        raw = text.encode()
+        raw: bytes | bytearray = text.encode()
     elif media in ("application/json", "") or media.endswith("+json"):
         try:
             text = body.decode("utf-8")
@@ -90,9 +149,9 @@ def parse_payload(body: bytes, content_type: str) -> ParsedPayload:
     else:
         raise ProblemError(415, f"unsupported content type {media[:64]!r}", code="unsupported-media-type")
     if has_nul_escape(raw):  # a NUL can only arrive escaped; PostgreSQL's jsonb cannot hold one
-        payload = intake.without_nul(_full_parse(text))
-        return ParsedPayload(facts_of(payload), payload, None)
-    facts = read_facts(raw)
+        raw = without_nul_escapes(bytes(raw))
+        text = raw.decode()
+    facts = read_facts(raw if isinstance(raw, bytes) else bytes(raw))
     if facts is None:
         payload = _full_parse(text)  # raises the 400 if it is not a JSON object
         return ParsedPayload(facts_of(payload), payload, text)
@@ -143,6 +202,27 @@ def _header_parameter(name: str, description: str) -> dict[str, Any]:
             "description": description}  # fmt: skip
 
 
+@asynccontextmanager
+async def _room_for(request: Request, settings: Settings, declared: int | None) -> AsyncIterator[None]:
+    """A large body holds its share of the process's byte budget from before it is read until its answer
+    (read, parsed, stored): the peak memory of many large bodies is bounded by the budget."""
+    if declared is not None and declared <= SMALL_BODY_BYTES:
+        yield
+        return
+    budget: ByteBudget = request.app.state.body_budget
+    size = settings.webhook_max_body_bytes if declared is None else declared
+    try:
+        reserved = await budget.acquire(size, settings.webhook_intake_timeout_seconds)
+    except BudgetExhausted:
+        raise ProblemError(
+            503, "too many large bodies in flight; redeliver later", code="busy", headers={"Retry-After": "5"}
+        ) from None
+    try:
+        yield
+    finally:
+        await budget.release(reserved)
+
+
 @router.post(
     "/webhooks/github",
     status_code=202,
@@ -169,71 +249,91 @@ async def receive_github_webhook(request: Request) -> Response:
     state = request.app.state
     settings: Settings = state.settings
     db: Database = state.db
-    intake_batcher: IntakeBatcher = state.intake
     headers = request.headers
-    x_github_event = headers.get("x-github-event")
-    x_github_delivery = headers.get("x-github-delivery")
-    x_hub_signature_256 = headers.get("x-hub-signature-256")
     started = time.perf_counter()
-    event_label = "unknown"
+    secrets = settings.webhook_secret_values()
     try:
-        body = await read_body_capped(request, settings.webhook_max_body_bytes)
         try:
-            signatures.verify(body, x_hub_signature_256, settings.webhook_secret_values())
+            digest, x_github_event, x_github_delivery = check_headers_before_the_body(headers, secrets)
+            declared = declared_length(request, settings.webhook_max_body_bytes)
         except signatures.SignatureError as exc:
-            metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
-            await _report_signature_failure(request, db, exc.reason)
-            raise ProblemError(401, exc.detail, code=f"signature-{exc.reason}") from None
-        if not x_github_event:
-            raise ProblemError(400, "X-GitHub-Event header is missing", code="missing-header")
-        if not x_github_delivery or len(x_github_delivery) > 64:
-            raise ProblemError(400, "X-GitHub-Delivery header is missing or too long", code="missing-header")
-        event_label = metrics.event_label(x_github_event)
-        structlog.contextvars.bind_contextvars(delivery_guid=x_github_delivery, event=event_label)
-        parsed = parse_payload(body, headers.get("content-type", ""))
-        facts = parsed.facts
-        incoming = intake.IncomingDelivery(
-            app_id=app_id_of(request, settings.github_app_id),
-            guid=x_github_delivery,
-            event=x_github_event[:64],
-            action=facts.action,
-            payload=parsed.payload,
-            payload_json=parsed.text,
-            facts=facts,
-        )
-        # Bound here, these travel with the queued message (reviewops.queue.logcontext) to the worker's lines.
-        structlog.contextvars.bind_contextvars(
-            tenant=facts.installation_id, repository=facts.repository, pr=facts.pr_number
-        )
-        try:
-            result = await intake_batcher.accept(incoming)
-        except intake.UnstorableDelivery as exc:
-            log.error("delivery refused by the database, not stored: %s", exc.reason)
-            raise ProblemError(
-                422, f"the delivery cannot be stored: {exc.reason}", code="unstorable-delivery"
-            ) from None
-        except SQLAlchemyError as exc:
-            log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
-            raise ProblemError(
-                503, "database unavailable; redeliver later", code="database-unavailable"
-            ) from None
-        except TimeoutError:
-            log.error("delivery not confirmed within %ss: database slow or locked", intake_batcher.timeout)
-            raise ProblemError(
-                503,
-                "delivery not confirmed in time; redeliver later (a duplicate is recognised)",
-                code="intake-timeout",
-            ) from None
-        if result.status == "duplicate":
-            outcome = "requeued" if result.requeued else "duplicate"
-            metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
-            return _json(
-                {"delivery_guid": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
-            )
-        metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
-        return _json({"delivery_guid": incoming.guid, "status": result.status}, 202)
+            raise await _signature_problem(request, db, exc) from None
+        async with _room_for(request, settings, declared):
+            return await _ingest(request, settings, digest, secrets, x_github_event, x_github_delivery)
     except ProblemError as exc:
+        event = headers.get("x-github-event") or ""
+        event_label = metrics.event_label(event) if _EVENT_NAME.match(event) else "unknown"
         metrics.WEBHOOK_DELIVERIES.labels(event_label, "rejected" if exc.status < 500 else "error").inc()
         raise
     finally:
         metrics.WEBHOOK_ACK_SECONDS.observe(time.perf_counter() - started)
+
+
+async def _signature_problem(request: Request, db: Database, exc: signatures.SignatureError) -> ProblemError:
+    metrics.SIGNATURE_FAILURES.labels(exc.reason).inc()
+    await _report_signature_failure(request, db, exc.reason)
+    return ProblemError(401, exc.detail, code=f"signature-{exc.reason}")
+
+
+async def _ingest(
+    request: Request,
+    settings: Settings,
+    digest: bytes,
+    secrets: list[str],
+    x_github_event: str,
+    x_github_delivery: str,
+) -> Response:
+    """Read and verify the body, store it, answer: within the body's share of the byte budget."""
+    db: Database = request.app.state.db
+    intake_batcher: IntakeBatcher = request.app.state.intake
+    headers = request.headers
+    verifier = signatures.StreamingVerifier(secrets)
+    body = await read_body_capped(request, settings.webhook_max_body_bytes, verifier)
+    try:
+        verifier.verify(digest)
+    except signatures.SignatureError as exc:
+        raise await _signature_problem(request, db, exc) from None
+    event_label = metrics.event_label(x_github_event)
+    structlog.contextvars.bind_contextvars(delivery_guid=x_github_delivery, event=event_label)
+    parsed = parse_payload(body, headers.get("content-type", ""))
+    facts = parsed.facts
+    incoming = intake.IncomingDelivery(
+        app_id=app_id_of(request, settings.github_app_id),
+        guid=x_github_delivery,
+        event=x_github_event[:64],
+        action=facts.action,
+        payload=parsed.payload,
+        payload_json=parsed.text,
+        facts=facts,
+    )
+    # Bound here, these travel with the queued message (reviewops.queue.logcontext) to the worker's lines.
+    structlog.contextvars.bind_contextvars(
+        tenant=facts.installation_id, repository=facts.repository, pr=facts.pr_number
+    )
+    try:
+        result = await intake_batcher.accept(incoming)
+    except intake.UnstorableDelivery as exc:
+        log.error("delivery refused by the database, not stored: %s", exc.reason)
+        raise ProblemError(
+            422, f"the delivery cannot be stored: {exc.reason}", code="unstorable-delivery"
+        ) from None
+    except SQLAlchemyError as exc:
+        log.error("database unavailable, delivery not stored: %s", type(exc).__name__)
+        raise ProblemError(
+            503, "database unavailable; redeliver later", code="database-unavailable"
+        ) from None
+    except TimeoutError:
+        log.error("delivery not confirmed within %ss: database slow or locked", intake_batcher.timeout)
+        raise ProblemError(
+            503,
+            "delivery not confirmed in time; redeliver later (a duplicate is recognised)",
+            code="intake-timeout",
+        ) from None
+    if result.status == "duplicate":
+        outcome = "requeued" if result.requeued else "duplicate"
+        metrics.WEBHOOK_DELIVERIES.labels(event_label, outcome).inc()
+        return _json(
+            {"delivery_guid": incoming.guid, "status": "duplicate", "requeued": result.requeued}, 200
+        )
+    metrics.WEBHOOK_DELIVERIES.labels(event_label, "accepted").inc()
+    return _json({"delivery_guid": incoming.guid, "status": result.status}, 202)

@@ -88,8 +88,8 @@ def to_text(result: ReviewResult) -> str:
     if lines:
         lines.append("")
     lines.append(
-        f"{len(result.findings)} findings ({counts[Severity.ERROR]} errors, {counts[Severity.WARNING]} "
-        f"warnings, {counts[Severity.INFO]} info)"
+        f"{_count(len(result.findings), 'finding')} ({_count(counts[Severity.ERROR], 'error')}, "
+        f"{_count(counts[Severity.WARNING], 'warning')}, {counts[Severity.INFO]} info)"
     )
     return redact_text("\n".join(lines))
 
@@ -152,3 +152,8 @@ def to_sarif(result: ReviewResult) -> str:
         ],
     }
     return _gate_json(log)
+
+
+def _count(n: int, noun: str) -> str:
+    """ "1 finding", "2 findings": the summary line is read by people."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

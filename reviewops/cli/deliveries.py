@@ -1,4 +1,4 @@
-"""`reviewops deliveries recover`: ask GitHub for webhook deliveries that never reached us, redeliver them."""
+"""`reviewops deliveries recover|show`: redeliver what never reached us; what happened to one delivery."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from reviewops import durations
 from reviewops.cli.common import settings_or_exit
 from reviewops.db.session import Database
 
-app = typer.Typer(help="GitHub webhook deliveries: recover missed ones.", no_args_is_help=True)
+app = typer.Typer(help="GitHub webhook deliveries: recover missed ones, show one.", no_args_is_help=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -89,3 +89,32 @@ def recover(
     )
     if result.errors:
         raise typer.Exit(1)
+
+
+@app.command("show")
+def show(guid: Annotated[str, typer.Argument(help="The delivery's GUID (X-GitHub-Delivery).")]) -> None:
+    """What happened to a delivery, read from the database (no admin token needed on this machine)."""
+    from sqlalchemy import select
+
+    from reviewops.db.models import WebhookDelivery
+
+    settings = settings_or_exit()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            rows = (
+                session.execute(select(WebhookDelivery).where(WebhookDelivery.delivery_guid == guid))
+                .scalars()
+                .all()
+            )
+            if not rows:
+                raise _fail(f"no delivery {guid!r} in {settings.database_url.split('@')[-1]}")
+            for row in rows:
+                event = row.event + (f".{row.action}" if row.action else "")
+                typer.echo(f"delivery {row.delivery_guid} ({event}): {row.status}, {row.attempts} attempt(s)")
+                if row.status_reason:
+                    typer.echo(f"  reason: {row.status_reason}")
+                if row.error:
+                    typer.echo(f"  error:  {row.error}")
+    finally:
+        db.dispose()

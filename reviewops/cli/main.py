@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperOption
 
 from reviewops import __version__
 from reviewops.cli import (
@@ -17,6 +20,19 @@ from reviewops.cli import (
     secrets,
     webhooks,
 )
+
+_display_type_rich = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:
+    """Flags take no value, yet typer 0.29's help shows `<bool>` after them (`--dry-run <bool>`, even
+    `--help <bool>`), which reads as if a value were expected. Shown with no type, as click does."""
+    if self.is_flag:
+        return None
+    return _display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="reviewops",

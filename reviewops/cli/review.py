@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -65,6 +66,24 @@ def _enabled_without_llm(enabled: dict[str, bool] | None) -> dict[str, bool]:
     return {name: on and name not in LLM_BACKED for name, on in chosen.items()}
 
 
+def _check_diff(diff: Path, files: list[Any], read_head: Callable[[str], str | None], repo: Path) -> None:
+    """A CI gate given the wrong file must not go green: a file with no file changes (empty, a README, a
+    binary) is refused, and files of the diff missing from the working tree are named (the analyzers
+    that read whole files skip them)."""
+    from reviewops.analysis.local import LocalSourceError
+
+    if not files:
+        raise LocalSourceError(f"--diff: {diff} is not a unified diff (no file changes found in it)")
+    missing = [f.path for f in files if f.status != "removed" and read_head(f.path) is None]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        typer.echo(
+            f"warning: {len(missing)} file(s) of the diff are not in the working tree {repo}: {shown}; "
+            "analyzers that read whole files skip them (use --repo, or run from the repository's root)",
+            err=True,
+        )
+
+
 def review_local(
     repo: Path,
     *,
@@ -82,14 +101,22 @@ def review_local(
     from reviewops.analysis.config import parse_repo_config
     from reviewops.analysis.engine import run_review
     from reviewops.analysis.llm.settings import LLMSettings
-    from reviewops.analysis.local import load_local
+    from reviewops.analysis.local import LocalSourceError, load_local
     from reviewops.analysis.model import AnalysisContext
 
     settings = settings_or_exit()
     # stdout carries the report (JSON/SARIF are parsed by tools): logs go to stderr, warnings and up.
     configure_logging("DEBUG" if settings.log_level == "DEBUG" else "WARNING", stream=sys.stderr)
-    source = load_local(repo, diff=diff, git=git, config=config, staged=staged)
+    try:
+        source = load_local(repo, diff=diff, git=git, config=config, staged=staged)
+    except (OSError, UnicodeDecodeError) as exc:  # --config unreadable (a directory, no permission, binary)
+        raise LocalSourceError(f"--config: cannot read {config}: {exc}") from None
+    if diff is not None:
+        _check_diff(diff, source.files, source.read_head, repo)
     repo_config = parse_repo_config(source.config_text)
+    if config is not None and repo_config.errors:  # a config asked for by name must be right
+        problems = "; ".join(e.removeprefix(f"{CONFIG_PATH}: ") for e in repo_config.errors)
+        raise LocalSourceError(f"--config: {config}: {problems}")
     llm = LLMSettings.from_settings(settings)
     ctx = AnalysisContext(
         files=source.files, title=source.title, config=repo_config, read_head=source.read_head,

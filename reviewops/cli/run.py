@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from typing import Annotated
 
 import typer
@@ -21,14 +23,38 @@ def migrate() -> None:
     typer.echo("database schema is up to date")
 
 
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else starts: an invalid host or a port in use stops
+    `serve` here, before it announces, migrates or starts a worker on someone else's database."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        typer.echo(f"error: --host: cannot resolve {host!r}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = "the port is in use by another process" if exc.errno == errno.EADDRINUSE else exc.strerror
+        typer.echo(f"error: cannot listen on {host}:{port}: {reason}; nothing was started", err=True)
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default REVIEWOPS_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default REVIEWOPS_PORT).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port, 1-65535 (default REVIEWOPS_PORT).")
+    ] = None,
 ) -> None:
     """Run API and worker in one process; SQLite + in-process broker unless URLs are set."""
     import uvicorn
 
     from api.main import create_app
+    from api.server import server_options
     from reviewops.db.migrate import upgrade
     from reviewops.db.session import Database
     from reviewops.deliveries import outbox
@@ -36,6 +62,8 @@ def serve(
     from worker.main import start_worker
 
     settings = settings_or_exit()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    sock = _bound_socket(bind_host, bind_port)
     from reviewops.github import stored_app
 
     if stored_app.apply(settings):  # made with the manifest page (/github-app) on an earlier run
@@ -51,7 +79,6 @@ def serve(
         typer.echo(f"re-enqueued {requeued} deliveries left in flight by the previous run")
     worker = start_worker(broker, settings, db)
     app = create_app(settings, db=db, broker=broker)
-    bind_host, bind_port = host or settings.host, port or settings.port
     mode = "embedded (SQLite, in-process broker)" if settings.embedded else "PostgreSQL/Redis"
     typer.echo(f"ReviewOps serving on http://{bind_host}:{bind_port} [{mode}]")
     typer.echo(f"  webhook URL: http://{bind_host}:{bind_port}/webhooks/github")
@@ -60,15 +87,18 @@ def serve(
     typer.echo(
         f"  try it:      reviewops send-test-webhook --url http://{bind_host}:{bind_port}/webhooks/github"
     )
+    typer.echo(
+        "  then:        reviewops deliveries show GUID   (what happened to it; each outcome is also logged)"
+    )
+    if not settings.github_app_configured:
+        typer.echo("  note:        no GitHub App configured: pull requests are stored but not reviewed")
+    config = uvicorn.Config(
+        app, log_level=settings.log_level.lower(), log_config=uvicorn_log_config(), **server_options(settings)
+    )
     try:
-        uvicorn.run(
-            app,
-            host=bind_host,
-            port=bind_port,
-            log_level=settings.log_level.lower(),
-            log_config=uvicorn_log_config(),
-        )
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        sock.close()
         worker.stop(timeout=int(settings.worker_shutdown_timeout_seconds * 1000))
         broker.close()
         db.dispose()
@@ -79,6 +109,8 @@ def api(
 ) -> None:
     """Run the HTTP API only (production: workers run separately with `reviewops worker`)."""
     import uvicorn
+
+    from api.server import server_options
 
     settings = settings_or_exit()
     if settings.redis_url is None:
@@ -102,6 +134,7 @@ def api(
         workers=workers,
         log_level=settings.log_level.lower(),
         log_config=uvicorn_log_config(),
+        **server_options(settings),
     )
 
 

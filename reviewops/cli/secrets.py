@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from reviewops.cli.common import settings_or_exit
+from reviewops.cli.common import dev_secret_path, settings_or_exit
 
 STEPS = """New webhook secret (shown once; store it in your secret manager now):
 
@@ -27,6 +27,14 @@ Rotate without dropping a delivery:
 Currently configured secrets: {count}."""
 
 
+def _configured(count: int) -> str:
+    """The secrets the receiving process verifies with: `serve` falls back to the development secret
+    file when none is configured (this said 0 while `serve` used one)."""
+    if count == 0 and dev_secret_path().is_file():
+        return f"1 (the development secret in {dev_secret_path()}, used by `reviewops serve`)"
+    return str(count)
+
+
 def rotate_webhook_secret(
     audit: Annotated[
         bool, typer.Option(help="Record the rotation in the audit log (needs the database).")
@@ -36,7 +44,7 @@ def rotate_webhook_secret(
     """Print a new random webhook secret and the exact steps to rotate to it."""
     settings = settings_or_exit()
     value = secrets.token_hex(nbytes)
-    typer.echo(STEPS.format(secret=value, count=len(settings.webhook_secret_values())))
+    typer.echo(STEPS.format(secret=value, count=_configured(len(settings.webhook_secret_values()))))
     if audit:
         from sqlalchemy.exc import SQLAlchemyError
 

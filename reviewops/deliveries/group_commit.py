@@ -2,9 +2,11 @@
 
 Each request puts its delivery on a queue and awaits a future; one intake thread takes everything waiting
 (up to `max_batch`), commits it with one multi-row INSERT (reviewops.deliveries.intake.accept_many),
-enqueues each, and resolves the futures. Alone, a delivery is a batch of one and waits for nobody; under
-load, batches grow by themselves and the per-delivery cost of the statement, the round trip and the
-thread hand-off is shared. Nothing is acknowledged before its row is committed.
+enqueues each, and resolves the futures. A batch that fails for anything but the database being down is
+taken again one delivery at a time: one poisoned delivery fails alone, never the strangers in its batch.
+Alone, a delivery is a batch of one and waits for nobody; under load, batches grow by themselves and the
+per-delivery cost of the statement, the round trip and the thread hand-off is shared. Nothing is
+acknowledged before its row is committed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from reviewops.db.session import Database
 from reviewops.deliveries import intake
@@ -147,13 +151,33 @@ class IntakeBatcher:
                 log.exception("intake: a batch failed unexpectedly")
                 _answer(batch, [exc] * len(batch))
 
+    def _accept(self, batch: list[_Pending]) -> list[intake.IntakeResult | BaseException]:
+        deliveries, contexts = [p.delivery for p in batch], [p.context for p in batch]
+        return list(intake.accept_many(self.db, self.broker, deliveries, self.queue_name, contexts))
+
     def _process(self, batch: list[_Pending]) -> None:
         metrics.INTAKE_BATCHES.inc()
         try:
-            deliveries, contexts = [p.delivery for p in batch], [p.context for p in batch]
-            results: list[intake.IntakeResult | BaseException] = list(
-                intake.accept_many(self.db, self.broker, deliveries, self.queue_name, contexts)
-            )
-        except Exception as exc:  # the database refused the batch: every request in it answers 503
-            results = [exc] * len(batch)
+            results = self._accept(batch)
+        except Exception as exc:
+            if len(batch) == 1 or database_is_down(exc):  # every request in the batch answers 503
+                results = [exc] * len(batch)
+            else:  # something about one delivery: each goes alone, so only its own request fails
+                log.warning("intake: a %s-delivery batch failed (%s); accepting each alone", len(batch),
+                            type(exc).__name__)  # fmt: skip
+                results = [self._alone(pending) for pending in batch]
         _answer(batch, results)
+
+    def _alone(self, pending: _Pending) -> intake.IntakeResult | BaseException:
+        try:
+            return self._accept([pending])[0]
+        except Exception as exc:
+            return exc
+
+
+def database_is_down(exc: BaseException) -> bool:
+    """An error that says the database is unreachable or overloaded (so retrying each delivery alone
+    would only multiply the waiting), rather than something about one delivery."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, SQLAlchemyTimeoutError)

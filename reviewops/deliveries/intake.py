@@ -63,6 +63,11 @@ class IncomingDelivery:
         return parsed
 
     @functools.cached_property
+    def text(self) -> str:
+        """The JSON text to store (see payload_text for when it cannot be had)."""
+        return self.payload_json or json_dumps(self.document)
+
+    @functools.cached_property
     def _facts(self) -> PayloadFacts:
         return self.facts or facts_of(self.document)
 
@@ -93,16 +98,17 @@ class UnstorableDelivery(Exception):
         self.reason = reason
 
 
-def without_nul(value: Any) -> Any:
-    """The payload with every NUL character replaced by U+FFFD: PostgreSQL's jsonb refuses "\\u0000",
-    and refusing the delivery over it would lose it for good (GitHub's redelivery carries it too)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    return value
+def payload_text(incoming: IncomingDelivery, *, as_document: bool = False) -> str:
+    """The JSON text to store: as GitHub sent it, or the payload serialized. Raises UnstorableDelivery
+    when it cannot be had (orjson refuses nesting past 254 levels; a text nested past 1024 cannot be
+    parsed): that is this delivery's fault, never its batch's. `as_document`: the store takes the parsed
+    payload and serializes it again (SQLite's JSON column), so check that too."""
+    try:
+        if as_document:
+            json_dumps(incoming.document)
+        return incoming.text
+    except (TypeError, ValueError, RecursionError) as exc:  # orjson's errors subclass these
+        raise UnstorableDelivery(incoming.guid, f"the payload cannot be serialized: {exc}") from None
 
 
 # The intake is the hot path: Core statements built once (building one per call costs more CPU than
@@ -142,7 +148,7 @@ def _insert_ignore(
             DeliveryStatus.QUEUED.value, now, now, now,
             [i.app_id for i in incoming], [i.guid for i in incoming], [i.event for i in incoming],
             [i.action for i in incoming], [i.installation_id for i in incoming], [i.repository for i in incoming],
-            [i.payload_json or json_dumps(i.document) for i in incoming],
+            [i.text for i in incoming],  # checked by _storable
         )  # fmt: skip
         result = conn.exec_driver_sql(_PG_INSERT, params)
     else:
@@ -206,29 +212,58 @@ def _existing(db: Database, incoming: IncomingDelivery, now: datetime) -> Intake
         return IntakeResult(existing.id, "duplicate", previous_status=existing.status)
 
 
+# SQLSTATE class 54, "program limit exceeded": e.g. jsonb's "stack depth limit exceeded" on a payload
+# nested deeper than the server's max_stack_depth. The row's content, not the database's state.
+_ROW_LIMIT_CLASS = "54"
+
+
 def _refused_by_row(exc: DBAPIError) -> bool:
-    """A data or constraint error names a row's content; anything else is the database's state."""
-    return isinstance(exc, DataError | IntegrityError) and not exc.connection_invalidated
+    """A data or constraint error, or a limit the row exceeds, names a row's content; anything else is
+    the database's state."""
+    if exc.connection_invalidated:
+        return False
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    return isinstance(exc, DataError | IntegrityError) or sqlstate.startswith(_ROW_LIMIT_CLASS)
+
+
+def _storable(
+    incoming: Sequence[IncomingDelivery], as_document: bool
+) -> tuple[list[int], dict[int, UnstorableDelivery]]:
+    """The positions of the deliveries whose payload text can be had, and the refusal of the others."""
+    kept: list[int] = []
+    refused: dict[int, UnstorableDelivery] = {}
+    for index, delivery in enumerate(incoming):
+        try:
+            payload_text(delivery, as_document=as_document)
+        except UnstorableDelivery as exc:
+            refused[index] = exc
+        else:
+            kept.append(index)
+    return kept, refused
 
 
 def _insert_isolating(
     db: Database, incoming: Sequence[IncomingDelivery], now: datetime
 ) -> tuple[dict[tuple[int, str], int], dict[int, UnstorableDelivery]]:
     """The batch's INSERT; if the database refuses a row's data, each delivery is inserted alone, so one
-    unstorable delivery fails by itself and not the strangers group commit put in its batch."""
+    unstorable delivery fails by itself and not the strangers group commit put in its batch. A payload
+    that cannot even be serialized is refused before the INSERT."""
+    kept, refused = _storable(incoming, as_document=db.is_sqlite)
+    if not kept:
+        return {}, refused
     try:
-        return _insert_new(db, incoming, now), {}
+        return _insert_new(db, [incoming[i] for i in kept], now), refused
     except DBAPIError as exc:
         if not _refused_by_row(exc):
             raise
-        if len(incoming) == 1:
-            return {}, {0: UnstorableDelivery(incoming[0].guid, database_reason(exc))}
+        if len(kept) == 1:
+            return {}, refused | {kept[0]: UnstorableDelivery(incoming[kept[0]].guid, database_reason(exc))}
         log.warning(
-            "intake: the database refused a row of a %s-delivery batch; storing each alone", len(incoming)
+            "intake: the database refused a row of a %s-delivery batch; storing each alone", len(kept)
         )
     created: dict[tuple[int, str], int] = {}
-    refused: dict[int, UnstorableDelivery] = {}
-    for index, delivery in enumerate(incoming):
+    for index in kept:
+        delivery = incoming[index]
         try:
             created |= _insert_new(db, [delivery], now)
         except DBAPIError as exc:

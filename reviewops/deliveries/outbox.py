@@ -159,3 +159,43 @@ def sweep(
             pending,
         )
     return SweepResult(enqueued, recovered, pending, broker_down)
+
+
+def broker_run_id(broker: dramatiq.Broker) -> str | None:
+    """The Redis server's run id (a new one after each restart); None if unreachable or not Redis."""
+    client = getattr(broker, "client", None)
+    if client is None:
+        return None
+    try:
+        return str(client.info("server")["run_id"])
+    except Exception:  # redis raises connection errors of several kinds
+        return None
+
+
+class Sweeper:
+    """The API's periodic sweep, which also notices the end of a broker outage: a Redis that was down or
+    restarted (a new run id) may have lost queued messages, so the lost-message check then runs at once
+    with a short grace, not after `stale_after` (a Redis restart left lost deliveries waiting 114 s)."""
+
+    def __init__(
+        self, db: Database, broker: dramatiq.Broker, *, received_after: float, stale_after: float
+    ) -> None:
+        self.db, self.broker = db, broker
+        self.received_after, self.stale_after = received_after, stale_after
+        self._run_id: str | None = None
+        self._was_down = False
+
+    def tick(self) -> SweepResult:
+        run_id = broker_run_id(self.broker)
+        restarted = self._run_id is not None and run_id is not None and run_id != self._run_id
+        outage_over = run_id is not None and (self._was_down or restarted)
+        if outage_over:
+            log.warning("outbox: the broker is back (%s); checking for lost messages now",
+                        "restarted" if restarted else "reachable again")  # fmt: skip
+        stale = min(self.received_after, self.stale_after) if outage_over else self.stale_after
+        result = sweep(self.db, self.broker, received_after=self.received_after, stale_after=stale)
+        self._was_down = result.broker_down or (
+            run_id is None and getattr(self.broker, "client", None) is not None
+        )
+        self._run_id = run_id or self._run_id
+        return result

@@ -60,7 +60,7 @@ def facts_of(payload: Mapping[str, Any]) -> PayloadFacts:
     return _facts(payload, lambda value: isinstance(value, Mapping))
 
 
-def has_nul_escape(raw: bytes) -> bool:
+def has_nul_escape(raw: bytes | bytearray) -> bool:
     """Whether a JSON text holds a `\\u0000` escape (PostgreSQL's jsonb cannot store a NUL).
 
     Walks the backslashes (memchr-fast; a webhook has few) and skips each escaped character, so an
@@ -74,9 +74,32 @@ def has_nul_escape(raw: bytes) -> bool:
     return False
 
 
+def without_nul_escapes(raw: bytes) -> bytes:
+    """The JSON text with each `\\u0000` escape replaced by `\\ufffd` (as in has_nul_escape, an escaped
+    backslash followed by "u0000" is left alone). Done on the text, not on a parsed dict: re-serializing
+    the dict failed on payloads nested 254 levels deep (orjson's limit) and recursed past Python's limit
+    near 1000, so a payload GitHub can send became a 500 (issue 18)."""
+    out = bytearray()
+    start = 0
+    index = raw.find(b"\\")
+    while index != -1:
+        if raw.startswith(b"u0000", index + 1):
+            out += raw[start:index]
+            out += b"\\ufffd"
+            start = index + 6
+            index = raw.find(b"\\", start)
+        else:
+            index = raw.find(b"\\", index + 2)
+    if not start:
+        return raw
+    out += raw[start:]
+    return bytes(out)
+
+
 _local = threading.local()
 # A parser keeps buffers as large as the largest document it has read, for the life of the thread:
-# bodies past this size (rare; GitHub allows 25 MB) take the full parse instead.
+# bodies past this size (rare; GitHub allows 25 MB) get a parser of their own (a full parse into a dict
+# held the body a third time).
 LARGEST_READ = 1 << 20
 
 
@@ -108,11 +131,11 @@ def read_facts(body: bytes) -> PayloadFacts | None:
     """The facts of a JSON object, or None when simdjson cannot vouch for it (the caller parses it
     fully). Nothing of simdjson's outlives this call: its parser can only be reused once its previous
     document is gone."""
-    if len(body) > LARGEST_READ:
-        return None
+    large = len(body) > LARGEST_READ
     for _ in range(2):
         try:
-            doc = _parser().parse(body)
+            # A large body gets a parser of its own, freed with it: a kept one would hold its buffers.
+            doc = (simdjson.Parser() if large else _parser()).parse(body)
             if not isinstance(doc, simdjson.Object) or not _vouched(doc):
                 return None
             return _facts(doc, lambda value: isinstance(value, simdjson.Object))

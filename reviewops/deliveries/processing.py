@@ -82,7 +82,7 @@ def process_delivery(
         if delivery.status in DELIVERY_DONE:
             log.info("delivery %s already %s, nothing to do", delivery_id, delivery.status)
             return delivery.status
-        event, action = delivery.event, delivery.action
+        event, action, guid = delivery.event, delivery.action, delivery.delivery_guid
         delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts += 1
     try:
@@ -99,7 +99,7 @@ def process_delivery(
                 ctx = Context(session, settings, delivery, reviews=reviews or ReviewWork())
                 outcome = handler(ctx) if handler else ctx.ignore(f"event {event!r} is not handled")
                 follow_ups = list(ctx.after_commit)
-                delivery.status_reason = ctx.reason
+                delivery.status_reason = reason = ctx.reason
                 if not follow_ups:
                     _mark_done(delivery, outcome)
             if follow_ups:
@@ -122,6 +122,9 @@ def process_delivery(
             time.perf_counter() - started
         )
     metrics.DELIVERIES_PROCESSED.labels(metrics.event_label(event), outcome).inc()
+    # One human line per delivery: what a newcomer watching `reviewops serve` needs to see.
+    log.info("delivery %s %s: %s%s", guid, event + (f".{action}" if action else ""), outcome,
+             f" ({reason})" if reason else "")  # fmt: skip
     return outcome
 
 

@@ -1,8 +1,11 @@
 """Tenant fairness for the review queues, as a dramatiq middleware.
 
 - Concurrency cap: a tenant holds at most `max_concurrent_reviews` slots across all workers (a Redis
-  sorted set per tenant: member = message id, score = lease expiry, so a crashed worker's slot frees
-  itself). The cap is read live per tenant (a weight): field `max_concurrent_reviews` of the tenant's
+  sorted set per tenant: member = "<worker owner>|<message id>", score = lease expiry). Each worker
+  process keeps a heartbeat key alive (`reviewops:fair:alive:<owner>`, a few seconds' TTL refreshed every
+  second); a slot whose owner's heartbeat is gone is freed by the next acquire, so a SIGKILLed worker's
+  tenants resume within seconds instead of waiting for dramatiq's 60 s heartbeat timeout (issue 18).
+  The cap is read live per tenant (a weight): field `max_concurrent_reviews` of the tenant's
   limits hash, else of the policy default hash, else REVIEWOPS_TENANT_MAX_CONCURRENT_REVIEWS.
 - A message whose tenant is at its cap is not run: it is put back on its queue's delay queue with a
   short, growing delay and skipped, so it never occupies a worker thread while other tenants wait.
@@ -18,10 +21,12 @@ messages without one are never capped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
+import uuid
 from typing import Any
 
 import dramatiq
@@ -34,12 +39,17 @@ from reviewops.telemetry import metrics
 log = logging.getLogger(__name__)
 
 SLOTS_PREFIX = "reviewops:fair:running:"
+ALIVE_PREFIX = "reviewops:fair:alive:"
+HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_TTL_MS = 5000
 TENANT_OPTION = "tenant"
 DEFERRALS_OPTION = "fair_deferrals"
 _MS = 1000
 
-# KEYS: 1 slots zset, 2 tenant limits hash, 3 default limits hash. ARGV: 1 member, 2 cap, 3 lease (ms).
-# The cap is read live like the other limits: tenant override, policy default, then the setting.
+# KEYS: 1 slots zset, 2 tenant limits hash, 3 default limits hash. ARGV: 1 member, 2 cap, 3 lease (ms),
+# 4 the heartbeat key prefix. The cap is read live like the other limits: tenant override, policy
+# default, then the setting. Slots whose owner's heartbeat key is gone are freed first (a cap is a
+# handful of members: one EXISTS each).
 ACQUIRE_LUA = """
 local cap = tonumber(redis.call('HGET', KEYS[2], 'max_concurrent_reviews'))
   or tonumber(redis.call('HGET', KEYS[3], 'max_concurrent_reviews'))
@@ -47,6 +57,12 @@ local cap = tonumber(redis.call('HGET', KEYS[2], 'max_concurrent_reviews'))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local owner = string.match(member, '^([^|]+)|')
+  if owner and redis.call('EXISTS', ARGV[4] .. owner) == 0 then
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   return 1
@@ -64,6 +80,38 @@ _local = threading.local()
 
 def slots_key(tenant: object) -> str:
     return f"{SLOTS_PREFIX}{tenant}"
+
+
+class Heartbeat:
+    """Keeps `reviewops:fair:alive:<owner>` alive while this worker process lives; deleted at shutdown."""
+
+    def __init__(self, client: redis.Redis, owner: str) -> None:
+        self.client, self.owner = client, owner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reviewops-fair-heartbeat", daemon=True)
+
+    @property
+    def key(self) -> str:
+        return ALIVE_PREFIX + self.owner
+
+    def beat(self) -> None:
+        self.client.set(self.key, "1", px=HEARTBEAT_TTL_MS)
+
+    def start(self) -> None:
+        self.beat()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.beat()
+            except redis.RedisError as exc:
+                log.warning("fairness heartbeat failed: %s", type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(redis.RedisError):  # it expires by itself
+            self.client.delete(self.key)
 
 
 def running_count(client: redis.Redis, tenant: object) -> int:
@@ -97,6 +145,8 @@ class TenantFairness(Middleware):
         self.queues = queues
         self.configure(max_concurrent, defer_seconds, defer_max_seconds, lease_seconds)
         self._scripts: dict[int, Any] = {}
+        self.owner = uuid.uuid4().hex
+        self._heartbeat: Heartbeat | None = None
 
     def configure(
         self, max_concurrent: int, defer_seconds: float, defer_max_seconds: float, lease_seconds: float
@@ -114,7 +164,25 @@ class TenantFairness(Middleware):
         if script is None:
             script = self._scripts[id(client)] = client.register_script(ACQUIRE_LUA)
         keys = [slots_key(tenant), f"{PREFIX}limits:tenant:{tenant}", DEFAULT_LIMITS_KEY]
-        return bool(script(keys=keys, args=[member, self.max_concurrent, self.lease_ms]))
+        return bool(script(keys=keys, args=[member, self.max_concurrent, self.lease_ms, ALIVE_PREFIX]))
+
+    def start_heartbeat(self, client: redis.Redis) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(client, self.owner)
+            self._heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        client = getattr(broker, "client", None)
+        if client is not None:
+            self.start_heartbeat(client)
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self.stop_heartbeat()
 
     def _requeue(self, broker: dramatiq.Broker, message: Any, delay_seconds: float, **options: Any) -> None:
         delay_ms = max(int(delay_seconds * _MS), 1)
@@ -126,8 +194,11 @@ class TenantFairness(Middleware):
         client = getattr(broker, "client", None)
         if tenant is None or client is None or message.queue_name not in self.queues:
             return
-        if self._acquire(client, tenant, message.message_id):
-            _local.held = (client, tenant, message.message_id)
+        if self._heartbeat is None:  # a process that consumes without a dramatiq Worker's boot hook
+            self.start_heartbeat(client)
+        member = f"{self.owner}|{message.message_id}"
+        if self._acquire(client, tenant, member):
+            _local.held = (client, tenant, member)
             return
         deferrals = int(message.options.get(DEFERRALS_OPTION, 0))
         delay = min(self.defer_seconds * 2 ** min(deferrals, 16), self.defer_max_seconds)

@@ -158,3 +158,20 @@ def test_a_nul_in_a_string_parameter_is_a_4xx_not_500(client: Any, db: Database,
     assert response.json()["type"].endswith("/validation-error") and "queue" in response.json()["detail"]
     replay = client.post(f"{BASE}/replay", json={"queue": "\x00", "dry_run": True}, headers=AUTH)
     assert replay.status_code == 422, replay.text
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        (f"{BASE}/replay", "POST", {"tenant": True}),  # was accepted as tenant 1
+        (f"{BASE}/replay", "POST", {"limit": "5"}),
+        (f"{BASE}/replay", "POST", {"dry_run": 1}),
+        ("/api/v1/admin/tenants/1/limits", "PATCH", {"burst": 2.0}),
+        ("/api/v1/admin/tenants/1/features", "PATCH", {"analyzers": {"llm": "yes"}}),
+        ("/api/v1/admin/tenants/1/api-keys", "POST", {"name": 7}),
+    ],
+)
+def test_request_bodies_are_strictly_typed(client: Any, path: str, method: str, body: dict[str, Any]) -> None:
+    response = client.request(method, path, json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"

@@ -25,7 +25,8 @@ from tests.support.waiting import wait_until
 def server_url(settings: Any, db: Database, broker: Any) -> Iterator[str]:
     from api.main import create_app
 
-    app = create_app(settings.model_copy(update={"sse_heartbeat_seconds": 0.3}), db=db, broker=broker)
+    fast = {"sse_heartbeat_seconds": 0.3, "sse_key_recheck_seconds": 0.3}
+    app = create_app(settings.model_copy(update=fast), db=db, broker=broker)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -88,3 +89,21 @@ def test_snapshot_then_update_then_heartbeat(
 
 def test_events_need_a_tenant_key(server_url: str) -> None:
     assert httpx.get(f"{server_url}/api/v1/events", timeout=5).status_code == 401
+
+
+def test_a_stream_ends_when_its_key_is_revoked(server_url: str, db: Database) -> None:
+    """Before issue 18 a stream kept delivering after its API key was revoked."""
+    from reviewops.tenancy.apikeys import parse_key, revoke_key
+
+    alice = seed_tenant(db, 403, login="alice", reviews=1)
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("GET", f"{server_url}/api/v1/events", headers=alice.auth) as response,
+    ):
+        stream = events(response.iter_lines())
+        assert next(stream)[0] == "snapshot"
+        assert next(stream)[0] == "heartbeat"  # still allowed: the stream goes on
+        with db.session() as session:
+            revoke_key(session, (parse_key(alice.key) or ("", ""))[0])
+        rest = [name for name, _ in stream]  # ends: the iterator is exhausted when the server closes
+    assert rest[-1] == "revoked"

@@ -163,10 +163,9 @@ def test_form_body_without_payload_field_is_400(client: Any) -> None:
 
 def test_body_over_the_limit_is_413_before_reading(client: Any, db: Database) -> None:
     limit = 25 * 1024 * 1024
+    _, headers = signed_request("ping", b"{}")
     response = client.post(
-        "/webhooks/github",
-        content=b"{}",
-        headers={"Content-Length": str(limit + 1), "X-GitHub-Event": "ping"},
+        "/webhooks/github", content=b"{}", headers=headers | {"Content-Length": str(limit + 1)}
     )
     assert response.status_code == 413
 
@@ -179,7 +178,9 @@ def test_streamed_body_over_the_limit_is_413(settings: Settings, db: Database, b
             yield b"x" * 1024
 
     with TestClient(create_app(small, db=db, broker=broker)) as c:
-        response = c.post("/webhooks/github", content=chunks(), headers={"X-GitHub-Event": "ping"})
+        _, headers = signed_request("ping", b"{}")
+        headers.pop("Content-Length", None)
+        response = c.post("/webhooks/github", content=chunks(), headers=headers)
     assert response.status_code == 413
     assert count(db) == 0
 

@@ -66,7 +66,7 @@ def test_text_output_and_exit_code(repo: Path) -> None:
     assert "app.py:5: info: E711" in out and "|     if a is None:" in out
     assert "debug.js:2: warning: `debugger`" in out
     assert TOKEN not in proc.stdout + proc.stderr
-    assert out.rstrip().endswith("4 findings (1 errors, 2 warnings, 1 info)")
+    assert out.rstrip().endswith("4 findings (1 error, 2 warnings, 1 info)")
 
 
 def test_json_output(repo: Path) -> None:
@@ -170,6 +170,50 @@ def test_llm_endpoint_from_settings(repo: Path) -> None:
         assert data["usage"] == {"prompt_tokens": 100, "completion_tokens": 20}
         assert llm.requests[0].body["model"] == "local-model"
         assert TOKEN not in llm.requests[0].prompt  # the secret in the diff is redacted before it leaves
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("empty.patch", b""),
+        ("README.md", b"# A project\n\nNot a diff at all.\n"),
+        ("logo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00"),
+    ],
+)
+def test_what_is_not_a_diff_is_refused_naming_the_file(repo: Path, name: str, content: bytes) -> None:
+    """Before issue 18 each printed "0 findings" and exited 0: a CI gate given the wrong file went green."""
+    (repo / name).write_bytes(content)
+    result = _review(repo, "--diff", name)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert name in result.stderr and "not a unified diff" in result.stderr
+
+
+def test_files_of_the_diff_missing_from_the_working_tree_are_named(repo: Path, tmp_path: Path) -> None:
+    patch = tmp_path / "change.patch"
+    patch.write_text(_git(repo, "diff", "HEAD~1", "HEAD"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = _review(repo, "--diff", str(patch), "--repo", str(elsewhere))
+    assert "not in the working tree" in result.stderr and "app.py" in result.stderr
+    assert "notes.txt" not in result.stderr  # removed by the diff: not expected in the tree
+
+
+def test_a_config_that_cannot_be_used_fails_naming_the_file(repo: Path, tmp_path: Path) -> None:
+    patch = tmp_path / "change.patch"
+    patch.write_text(_git(repo, "diff", "HEAD~1", "HEAD"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("analyzers: [unclosed\n")
+    result = _review(repo, "--diff", str(patch), "--config", str(bad))
+    assert result.returncode == 2 and str(bad) in result.stderr and "invalid YAML" in result.stderr
+    result = _review(repo, "--diff", str(patch), "--config", str(tmp_path))  # a directory
+    assert result.returncode == 2 and "--config" in result.stderr
+
+
+def test_one_finding_is_singular(repo: Path, tmp_path: Path) -> None:
+    patch = tmp_path / "one.patch"
+    patch.write_text("--- a/x.js\n+++ b/x.js\n@@ -1,1 +1,2 @@\n function f() {}\n+debugger;\n")
+    result = _review(repo, "--diff", str(patch), "--analyzers", "hygiene")
+    assert "1 finding (" in result.stdout, result.stdout + result.stderr
 
 
 def test_git_range_lints_with_base_config_and_only_new_diagnostics(tmp_path: Path) -> None:

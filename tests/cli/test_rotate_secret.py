@@ -37,3 +37,25 @@ def test_rotate_without_database_still_prints(tmp_path: Path) -> None:
     result = run(["rotate-webhook-secret"], REVIEWOPS_DATABASE_URL=f"sqlite:///{tmp_path}/none.db")
     assert result.returncode == 0
     assert "not audited" in result.stderr
+
+
+def test_rotate_counts_the_development_secret_serve_uses(tmp_path: Path) -> None:
+    """Before issue 18 it said 0 secrets while `serve` verified with the development secret."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
+    secret_file = tmp_path / "data" / "reviewops" / "webhook-secret"
+    result = subprocess.run([sys.executable, "-m", "reviewops", "rotate-webhook-secret", "--no-audit"], env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "Currently configured secrets: 0" in result.stdout  # nothing yet: serve has not run
+    secret_file.parent.mkdir(parents=True)
+    secret_file.write_text("dev")
+    result = subprocess.run([sys.executable, "-m", "reviewops", "rotate-webhook-secret", "--no-audit"], env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "Currently configured secrets: 1 (the development secret" in result.stdout, result.stdout
+
+
+def test_help_shows_no_type_after_flags() -> None:
+    """typer showed `--dry-run <bool>` and `--help <bool>`, as if they took a value."""
+    for command in (["dlq", "replay"], ["deliveries", "recover"], ["review"]):
+        out = run([*command, "--help"], COLUMNS="200").stdout
+        assert "--help" in out and "<bool>" not in out, out

@@ -129,3 +129,80 @@ def test_serve_picks_up_what_a_previous_run_left_in_flight(tmp_path: Path) -> No
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert b"re-enqueued 1 deliveries left in flight by the previous run" in out
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWOPS_")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--port", "99999"], "--port"),  # served on 34463 before issue 18
+        (["--port", "0"], "--port"),  # served on 8000
+        (["--port", "-1"], "--port"),
+        (["--host", "no such host!", "--port", "8123"], "--host"),  # failed after the banner
+    ],
+)
+def test_serve_refuses_a_bad_address_before_anything_starts(
+    tmp_path: Path, args: list[str], complaint: str
+) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", *args], env=_clean_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert complaint in result.stderr
+    assert "serving" not in result.stdout
+    assert not (tmp_path / "data/reviewops/reviewops.db").exists()  # nothing migrated
+
+
+def test_serve_with_its_port_taken_fails_clearly_and_starts_nothing(tmp_path: Path) -> None:
+    """Before issue 18 it announced "serving", migrated, re-queued and started a worker, then died."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, "serve", "--port", str(port)],
+            env=_clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    assert "serving" not in result.stdout
+    assert not (tmp_path / "data/reviewops/reviewops.db").exists()
+
+
+def test_serve_says_how_to_see_a_delivery_and_logs_each_outcome(tmp_path: Path) -> None:
+    env = _clean_env(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        sent = subprocess.run(
+            [*CLI, "send-test-webhook", "--url", f"http://127.0.0.1:{port}/webhooks/github", "--delivery-guid",
+             "newcomer-1"], env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert "HTTP 202" in sent.stdout, sent.stdout + sent.stderr
+
+        def shown() -> str:
+            out = subprocess.run([*CLI, "deliveries", "show", "newcomer-1"], env=env, capture_output=True,
+                                 text=True, timeout=30)  # fmt: skip
+            return out.stdout
+
+        wait_until(lambda: "processed" in shown(), timeout=20, what="the delivery shown as processed")
+        assert "delivery newcomer-1 (ping): processed, 1 attempt(s)" in shown()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    text = out.decode()
+    assert "reviewops deliveries show GUID" in text
+    assert "no GitHub App configured" in text
+    assert "delivery newcomer-1 ping: processed" in text

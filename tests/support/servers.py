@@ -41,32 +41,56 @@ def _pg_bin(name: str) -> str:
     return path
 
 
+class PostgresServer:
+    """initdb + pg_ctl on a free port, as the `postgres` user when run as root; can be stopped and started."""
+
+    def __init__(self) -> None:
+        self.as_root = os.geteuid() == 0
+        self.prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        self.base = Path(tempfile.mkdtemp(prefix="reviewops-pg-"))
+        self.data = self.base / "data"
+        if self.as_root:
+            shutil.chown(self.base, "postgres")
+        self.port = free_port()
+        subprocess.run(
+            [*self.prefix, _pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c max_connections=200"
+        )
+        subprocess.run(
+            [*self.prefix, _pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.base / "log"), "-o", opts,
+             "start"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.prefix, _pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
-    """initdb + pg_ctl on a free port; yields a SQLAlchemy URL of database `postgres`."""
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = Path(tempfile.mkdtemp(prefix="reviewops-pg-"))
-    data = base / "data"
-    if as_root:
-        shutil.chown(base, "postgres")
-    port = free_port()
-    subprocess.run(
-        [*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=200"
-    subprocess.run(
-        [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o", opts, "start"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    """A running PostgreSQL for the duration; yields a SQLAlchemy URL of database `postgres`."""
+    server = PostgresServer()
+    server.start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run(
-            [*prefix, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        server.close()
 
 
 class RedisServer:

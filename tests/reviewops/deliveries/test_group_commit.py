@@ -9,6 +9,7 @@ import dramatiq
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from reviewops.db.models import WebhookDelivery
 from reviewops.db.session import Database
@@ -211,3 +212,70 @@ def test_requests_from_several_event_loops_each_get_their_own_answer(
     assert len(stored) == 40 and set(stored.values()) == {"queued"}
     ids = {r.delivery_id for r in answers["loop-a"] + answers["loop-b"]}
     assert len(ids) == 40
+
+
+class Exploding(intake.IncomingDelivery):
+    """A delivery whose facts raise something no one planned for (not a database error)."""
+
+    @property
+    def installation_id(self) -> int | None:
+        raise RuntimeError("boom")
+
+
+def deeply_nested(guid: str) -> intake.IncomingDelivery:
+    """A dict payload orjson cannot serialize (nesting past its 254 levels)."""
+    deep: Any = "leaf"
+    for _ in range(300):
+        deep = [deep]
+    return intake.IncomingDelivery(1, guid, "ping", None, {"deep": deep})
+
+
+def test_any_exception_fails_only_its_own_delivery_not_its_batch(
+    db: Database, broker: dramatiq.Broker
+) -> None:
+    """Before issue 18 the group commit handed one delivery's exception to every request in its batch."""
+    batcher = IntakeBatcher(db, broker, LIVE_QUEUE)
+    deliveries = []
+    for i in range(40):
+        deliveries.append(incoming(f"ok-{i}"))
+        if i % 10 == 3:
+            deliveries.append(deeply_nested(f"deep-{i}"))
+        if i % 10 == 7:
+            deliveries.append(Exploding(1, f"boom-{i}", "ping", None, {"zen": "x"}))
+
+    async def accept_each() -> list[intake.IntakeResult | BaseException]:
+        return list(await asyncio.gather(*(batcher.accept(d) for d in deliveries), return_exceptions=True))
+
+    before = batches()
+    try:
+        results = asyncio.run(accept_each())
+    finally:
+        batcher.stop()
+    assert batches() - before < len(deliveries)  # they really shared batches
+    outcome = {d.guid: r for d, r in zip(deliveries, results, strict=True)}
+    assert all(isinstance(outcome[f"ok-{i}"], intake.IntakeResult) for i in range(40))
+    assert all(isinstance(r, intake.UnstorableDelivery) for g, r in outcome.items() if g.startswith("deep-"))
+    assert all(isinstance(r, RuntimeError) for g, r in outcome.items() if g.startswith("boom-"))
+    stored = statuses(db)
+    assert set(stored) == {f"ok-{i}" for i in range(40)}
+    assert set(stored.values()) == {"queued"}
+
+
+def test_a_database_outage_answers_the_whole_batch_at_once(db: Database, broker: dramatiq.Broker) -> None:
+    """The database being down is everyone's answer: retrying each alone would multiply the waiting."""
+    down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres")
+    batcher = IntakeBatcher(down, broker, LIVE_QUEUE)
+
+    async def accept_five() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                *(batcher.accept(incoming(f"g-{i}")) for i in range(5)), return_exceptions=True
+            )
+        )
+
+    try:
+        results = asyncio.run(accept_five())
+    finally:
+        batcher.stop()
+        down.dispose()
+    assert all(isinstance(r, OperationalError) for r in results)

@@ -133,3 +133,40 @@ def test_requeue_in_flight_leaves_a_redis_broker_alone(db: Database, broker: Any
 
     intake.store(db, intake.IncomingDelivery(1, "r-1", "ping", None, load_payload("ping/payload.json")))
     assert requeue_in_flight(db, broker) == 0
+
+
+def test_the_lost_message_check_runs_at_once_when_the_broker_comes_back(
+    db: Database, own_redis: RedisServer
+) -> None:
+    """Before issue 18 a delivery whose message a restarted Redis lost waited `stale_after` (120 s: 114 s
+    measured) for the check; now the first sweep after the restart checks with the short grace."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from reviewops.db.types import utcnow
+    from reviewops.deliveries import intake
+    from reviewops.deliveries.outbox import Sweeper
+    from reviewops.queue.broker import LIVE_QUEUE, broker_holds
+
+    broker = build_broker(own_redis.url)
+    try:
+        sweeper = Sweeper(db, broker, received_after=10, stale_after=120)
+        stored = intake.accept(
+            db, broker, intake.IncomingDelivery(1, "lost-1", "ping", None, {"zen": "z"}), LIVE_QUEUE
+        )
+        assert sweeper.tick().recovered == 0
+        own_redis.stop()  # the message dies with the server's memory
+        own_redis.start()
+        with db.session() as s:  # queued 30 s ago: older than the grace, far younger than stale_after
+            s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == stored.delivery_id)
+                .values(updated_at=utcnow() - timedelta(seconds=30))
+            )
+        assert not broker_holds(broker, stored.delivery_id)
+        assert sweeper.tick().recovered == 1
+        assert broker_holds(broker, stored.delivery_id)
+        assert sweeper.tick().recovered == 0  # back to the normal cadence
+    finally:
+        broker.close()
