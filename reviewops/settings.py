@@ -221,6 +221,20 @@ class Settings(BaseSettings):
         description="Cap on content-creating GitHub requests (POST/PATCH/PUT/DELETE) per minute per "
         "installation (GitHub's secondary rate limit).",
     )
+    github_content_requests_per_hour: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Cap on content-creating GitHub requests per hour per installation (GitHub's "
+        "secondary rate limit: 500). Writes over either cap wait for a slot, shared by all workers.",
+    )
+    github_max_write_wait_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="Longest a review's GitHub write waits for its slot under the content caps or a "
+        "rate-limit pause before the message is retried later instead. Longer than reads: the review's "
+        "analysis is already paid for by then.",
+    )
     review_severity_threshold: Literal["info", "warning", "error"] = Field(
         default="warning",
         description="Lowest severity posted to GitHub when neither the ReviewPolicy nor .reviewops.yaml "

@@ -23,8 +23,18 @@ INSTALLATION = 77
 
 
 def make_app(fake: FakeGitHub, key: str, *, sleeps: list[float] | None = None, **kw: Any) -> GitHubApp:
+    """An app whose waits are recorded, not slept: a fake clock that the fake sleep moves on, so the
+    pacer (which reads the clock) sees the wait as over."""
     app = GitHubApp(fake.app_id, key, api_url=fake.url, **kw)
-    app.transport.sleep = sleeps.append if sleeps is not None else lambda _s: None
+    clock = [time.time()]
+    recorded = sleeps if sleeps is not None else []
+
+    def sleep(seconds: float) -> None:
+        recorded.append(seconds)
+        clock[0] += seconds
+
+    app.transport.sleep = sleep
+    app.transport.limiter.clock = lambda: clock[0]
     return app
 
 
@@ -154,6 +164,11 @@ def test_secondary_limit_without_headers_backs_off_exponentially(
         with pytest.raises(TransientError) as info:
             client.get_pull(REPO, 1)
         waits.append(info.value.retry_after)
+        sent = len(fake_github.calls)
+        with pytest.raises(TransientError):  # paused: the next request waits without asking GitHub
+            client.get_pull(REPO, 1)
+        assert len(fake_github.calls) == sent
+        app.transport.sleep(info.value.retry_after or 0)  # the fake clock moves past the pause
     assert waits == [60, 120, 240]
     assert client.get_pull(REPO, 1)["number"] == 1  # success resets the backoff
     fake_github.fail_next(
