@@ -143,7 +143,7 @@ def test_opened_then_synchronize(
     assert "5005" not in sent and "Finding outside the diff" not in sent
     with db.session() as s:
         usage = s.execute(select(UsageDaily)).scalar_one()
-        assert usage.reviews == 2 and usage.llm_prompt_tokens == 240
+        assert usage.reviews == 2 and usage.llm_prompt_tokens == 360  # three runs of the (fake) LLM
 
 
 def test_overflow_goes_to_annotations_in_batches_of_50(
