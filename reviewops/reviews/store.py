@@ -197,11 +197,10 @@ def previous_summary(session: Session, review: Review) -> PreviousSummary | None
     if row is None:
         return None
     comment_id, review_id = row
-    return (
-        PreviousSummary("comment", comment_id)
-        if comment_id is not None
-        else PreviousSummary("review", review_id)
-    )
+    if comment_id is not None:
+        return PreviousSummary("comment", int(comment_id))
+    assert review_id is not None  # the query asks for one of the two
+    return PreviousSummary("review", int(review_id))
 
 
 def store_findings(session: Session, review: Review, findings: Iterable[Finding], posted: set[str]) -> int:

@@ -371,8 +371,8 @@ class FakeGitHub:
                 items, headers = self._page([obj.diff_entry(f) for f in pull.files[:3000]], query, path)
                 return 200, items, headers
             if template.endswith("/reviews/{review_id}"):
-                wanted = int(params["review_id"])
-                found = [r for r in repo.reviews.get(number, []) if r["id"] == wanted]
+                review_id = int(params["review_id"])
+                found = [r for r in repo.reviews.get(number, []) if r["id"] == review_id]
                 if not found:
                     return not_found
                 if method == "PUT":
