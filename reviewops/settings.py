@@ -73,7 +73,20 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server listens on.")
-    worker_threads: int = Field(default=4, ge=1, le=256, description="Worker threads per worker process.")
+    reviews_in_flight: int = Field(
+        default=32,
+        ge=1,
+        le=512,
+        description="Reviews one worker process runs at once (dramatiq threads; a review mostly waits on "
+        "the LLM and GitHub). The process's database and GitHub connection pools are sized to it.",
+    )
+    worker_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=512,
+        description="Deprecated: dramatiq threads per worker process; when set, overrides "
+        "REVIEWOPS_REVIEWS_IN_FLIGHT.",
+    )
     webhook_max_body_bytes: int = Field(
         default=GITHUB_MAX_WEBHOOK_BYTES,
         ge=1024,
@@ -310,6 +323,12 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when no Redis is configured: broker and worker live inside the API process."""
         return self.redis_url is None
+
+    @property
+    def worker_thread_count(self) -> int:
+        """dramatiq threads per worker process: one per review in flight (the deprecated
+        REVIEWOPS_WORKER_THREADS wins when set)."""
+        return self.worker_threads or self.reviews_in_flight
 
     @property
     def github_app_configured(self) -> bool:

@@ -65,11 +65,16 @@ class GitHubApp:
         max_inline_wait: float = 10.0,
         max_write_wait: float = 0.0,
         timeout: float = 30.0,
+        max_connections: int = 100,
         http: httpx.Client | None = None,
         transport: Transport | None = None,
     ) -> None:
         self.app_id = app_id
         self._key = private_key_pem
+        # One pool per process, shared by all its threads: as many connections as reviews in flight (a
+        # review makes one GitHub request at a time), all kept alive between requests.
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        http = http or httpx.Client(timeout=timeout, limits=limits)
         self.transport = transport or Transport(
             api_url,
             limiter=ContentLimiter(
@@ -98,6 +103,7 @@ class GitHubApp:
             max_inline_wait=settings.github_max_inline_wait_seconds,
             max_write_wait=settings.github_max_write_wait_seconds,
             timeout=settings.github_request_timeout_seconds,
+            max_connections=settings.worker_thread_count + 4,
         )
 
     def close(self) -> None:
