@@ -121,7 +121,9 @@ class ClassifiedRetries(Middleware):
         # A rate limit with a known end (GitHub's `retry-after`, the pacer's next slot) is a wait, not a
         # failure: it does not use up the retries, so a busy installation's reviews are delayed, never
         # dead-lettered for it. MAX_DEFERRALS still ends a message that is deferred forever.
-        deferral = kind == "transient" and verdict.category == "rate_limit" and verdict.retry_after is not None
+        deferral = (
+            kind == "transient" and verdict.category == "rate_limit" and verdict.retry_after is not None
+        )
         deferrals = int(message.options.get("deferrals", 0)) + (1 if deferral else 0)
         message.options.update(
             retries=retries if deferral else retries + 1,
