@@ -12,6 +12,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from reviewops.secretfiles import check_secret_sources, secret_file, secret_value, split_secrets
 from reviewops.settings_llm import LLMFields
+from reviewops.settings_operator import OperatorFields
 
 GITHUB_MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 
@@ -26,7 +27,7 @@ def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'reviewops.db'}"
 
 
-class Settings(LLMFields):
+class Settings(LLMFields, OperatorFields):
     """Every setting of every ReviewOps process. The README's settings table mirrors this class."""
 
     model_config = SettingsConfigDict(env_prefix="REVIEWOPS_", extra="ignore", validate_default=True)
@@ -87,7 +88,20 @@ class Settings(LLMFields):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server listens on.")
-    worker_threads: int = Field(default=4, ge=1, le=256, description="Worker threads per worker process.")
+    reviews_in_flight: int = Field(
+        default=32,
+        ge=1,
+        le=512,
+        description="Reviews one worker process runs at once (dramatiq threads; a review mostly waits on "
+        "the LLM and GitHub). The process's database and GitHub connection pools are sized to it.",
+    )
+    worker_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=512,
+        description="Deprecated: dramatiq threads per worker process; when set, overrides "
+        "REVIEWOPS_REVIEWS_IN_FLIGHT.",
+    )
     webhook_max_body_bytes: int = Field(
         default=GITHUB_MAX_WEBHOOK_BYTES,
         ge=1024,
@@ -229,40 +243,24 @@ class Settings(LLMFields):
         description="Cap on content-creating GitHub requests (POST/PATCH/PUT/DELETE) per minute per "
         "installation (GitHub's secondary rate limit).",
     )
+    github_content_requests_per_hour: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Cap on content-creating GitHub requests per hour per installation (GitHub's "
+        "secondary rate limit: 500). Writes over either cap wait for a slot, shared by all workers.",
+    )
+    github_max_write_wait_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="Longest a review's GitHub write waits for its slot under the content caps or a "
+        "rate-limit pause before the message is retried later instead. Longer than reads: the review's "
+        "analysis is already paid for by then.",
+    )
     review_severity_threshold: Literal["info", "warning", "error"] = Field(
         default="warning",
         description="Lowest severity posted to GitHub when neither the ReviewPolicy nor .reviewops.yaml "
         "sets one; findings below it are stored, not posted.",
-    )
-    # --- operator ---
-    operator_metrics_port: int = Field(
-        default=9192,
-        ge=1,
-        le=65535,
-        description="Port of the ReviewPolicy operator's /metrics and /healthz (liveness) endpoint.",
-    )
-    operator_leader_election: bool = Field(
-        default=True,
-        description="The operator acts only while it holds a coordination.k8s.io Lease, so two replicas never "
-        "both scale or write (client-go's algorithm); off: it acts at once (run one replica).",
-    )
-    operator_lease_name: str = Field(
-        default="reviewops-operator",
-        min_length=1,
-        max_length=253,
-        description="Name of the operator's Lease.",
-    )
-    operator_lease_namespace: str | None = Field(
-        default=None,
-        description="Namespace of the operator's Lease. Unset: the pod's own namespace (from its service "
-        "account), else `default`.",
-    )
-    operator_lease_seconds: float = Field(
-        default=15,
-        ge=3,
-        le=300,
-        description="Lease duration: a standby takes over this long after the holder's last renewal (renewed "
-        "every third of it; the holder stops acting two thirds of it after a failed renewal).",
     )
     # --- missed-delivery recovery ---
     delivery_recovery_interval_seconds: float = Field(
@@ -336,6 +334,12 @@ class Settings(LLMFields):
     def embedded(self) -> bool:
         """True when no Redis is configured: broker and worker live inside the API process."""
         return self.redis_url is None
+
+    @property
+    def worker_thread_count(self) -> int:
+        """dramatiq threads per worker process: one per review in flight (the deprecated
+        REVIEWOPS_WORKER_THREADS wins when set)."""
+        return self.worker_threads or self.reviews_in_flight
 
     @property
     def github_app_configured(self) -> bool:

@@ -361,7 +361,8 @@ schema = {
             sched(
                 {
                     "replicas": integer(0),
-                    "threads": integer(1, 256),
+                    "reviewsInFlight": integer(1, 512),
+                    "threads": {"type": ["integer", "null"], "minimum": 1, "maximum": 512},
                     "shutdownTimeoutSeconds": integer(600),
                     "pdb": obj({"enabled": BOOL, "maxUnavailable": {"type": ["integer", "string"]}}),
                 }

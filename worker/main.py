@@ -52,6 +52,15 @@ def install_worker_middleware(broker: dramatiq.Broker, settings: Settings, db: D
     broker.add_middleware(Maintenance(settings.maintenance_interval_seconds, tasks=tasks))
 
 
+def worker_pool(threads: int) -> dict[str, int]:
+    """The database pool of a worker process, sized to its reviews in flight.
+
+    Each review holds a connection only for a few short transactions (claim, ids saved, history, record),
+    so 10 stay open and bursts may open up to one per thread: a thread never waits `pool_timeout` for a
+    connection (which would fail the review), and idle connections above 10 are closed again."""
+    return {"pool_size": min(10, threads), "max_overflow": max(0, threads - 10)}
+
+
 def start_worker(
     broker: dramatiq.Broker,
     settings: Settings,
@@ -74,7 +83,9 @@ def start_worker(
     register_actors(broker, runtime)
     register_queue_gauges(broker)
     register_dead_letter_gauges(db, broker)
-    worker = dramatiq.Worker(broker, worker_threads=threads or settings.worker_threads, worker_timeout=100)
+    worker = dramatiq.Worker(
+        broker, worker_threads=threads or settings.worker_thread_count, worker_timeout=100
+    )
     tune_gc(settings.gc_gen0_threshold)
     worker.start()
     return worker
@@ -93,10 +104,12 @@ def run(settings: Settings) -> None:
     prepare_multiprocess_dir()
     start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry())
     broker = build_broker(settings.redis_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, **worker_pool(settings.worker_thread_count))
     worker = start_worker(broker, settings, db)
     log.info(
-        "worker started: %s threads, metrics on :%s", settings.worker_threads, settings.worker_metrics_port
+        "worker started: %s threads, metrics on :%s",
+        settings.worker_thread_count,
+        settings.worker_metrics_port,
     )
     stop = threading.Event()
 

@@ -32,6 +32,7 @@ T_PULL = "/repos/{owner}/{repo}/pulls/{pull_number}"
 T_PULL_FILES = "/repos/{owner}/{repo}/pulls/{pull_number}/files"
 T_CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
 T_REVIEWS = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
+T_REVIEW = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
 T_REVIEW_COMMENTS = "/repos/{owner}/{repo}/pulls/{pull_number}/comments"
 T_CHECK_RUNS = "/repos/{owner}/{repo}/check-runs"
 T_CHECK_RUN = "/repos/{owner}/{repo}/check-runs/{check_run_id}"
@@ -60,17 +61,27 @@ class GitHubApp:
         api_url: str = "https://api.github.com",
         redis_client: redis.Redis | None = None,
         content_requests_per_minute: int = 80,
+        content_requests_per_hour: int = 500,
         max_inline_wait: float = 10.0,
+        max_write_wait: float = 0.0,
         timeout: float = 30.0,
+        max_connections: int = 100,
         http: httpx.Client | None = None,
         transport: Transport | None = None,
     ) -> None:
         self.app_id = app_id
         self._key = private_key_pem
+        # One pool per process, shared by all its threads: as many connections as reviews in flight (a
+        # review makes one GitHub request at a time), all kept alive between requests.
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        http = http or httpx.Client(timeout=timeout, limits=limits)
         self.transport = transport or Transport(
             api_url,
-            limiter=ContentLimiter(content_requests_per_minute, redis_client),
+            limiter=ContentLimiter(
+                content_requests_per_minute, redis_client, per_hour=content_requests_per_hour
+            ),
             max_inline_wait=max_inline_wait,
+            max_write_wait=max_write_wait,
             timeout=timeout,
             http=http,
         )
@@ -88,8 +99,11 @@ class GitHubApp:
             api_url=settings.github_api_url,
             redis_client=redis_client,
             content_requests_per_minute=settings.github_content_requests_per_minute,
+            content_requests_per_hour=settings.github_content_requests_per_hour,
             max_inline_wait=settings.github_max_inline_wait_seconds,
+            max_write_wait=settings.github_max_write_wait_seconds,
             timeout=settings.github_request_timeout_seconds,
+            max_connections=settings.worker_thread_count + 4,
         )
 
     def close(self) -> None:
@@ -225,6 +239,14 @@ class InstallationClient:
         result: dict[str, Any] = self._call(
             "POST", T_REVIEWS, {**split_repo(repo), "pull_number": number}, json=payload
         )
+        return result
+
+    def update_review(self, repo: str, number: int, review_id: int, body: str) -> dict[str, Any]:
+        """Replace a submitted review's body (its inline comments stay): the PR's summary, edited in place."""
+        result: dict[str, Any] = self._call(
+            "PUT", T_REVIEW, {**split_repo(repo), "pull_number": number, "review_id": review_id},
+            json={"body": body},
+        )  # fmt: skip
         return result
 
     def list_reviews(self, repo: str, number: int) -> list[dict[str, Any]]:

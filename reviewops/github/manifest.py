@@ -46,6 +46,7 @@ ENDPOINT_PERMISSION: dict[str, tuple[str, str] | None] = {
     "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews": ("pull_requests", "read"),
     "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews": ("pull_requests", "write"),
     "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}": ("pull_requests", "read"),
+    "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}": ("pull_requests", "write"),
     "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals": (
         "pull_requests",
         "write",

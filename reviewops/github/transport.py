@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "reviewops"
 API_VERSION = "2022-11-28"
-MAX_INLINE_ATTEMPTS = 4
+MAX_INLINE_ATTEMPTS = 4  # rate-limit refusals of one request before it goes back to the queue
 # POSTs that create no content on GitHub (not part of the secondary content-creation limit).
 UNCAPPED = frozenset(
     {"/app/installations/{installation_id}/access_tokens", "/app-manifests/{code}/conversions"}
@@ -105,6 +105,7 @@ class Transport:
         *,
         limiter: ContentLimiter,
         max_inline_wait: float,
+        max_write_wait: float = 0.0,
         timeout: float = 30.0,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -113,6 +114,7 @@ class Transport:
         self.http = http or httpx.Client(timeout=timeout)
         self.limiter = limiter
         self.max_inline_wait = max_inline_wait
+        self.max_write_wait = max_write_wait
         self.sleep = sleep
         self.ratelimits = RateLimitTracker()
         self._consecutive: dict[int, int] = {}
@@ -132,11 +134,14 @@ class Transport:
         headers["x-github-api-version"] = API_VERSION
         return headers
 
-    def _wait_or_raise(self, seconds: float, why: str) -> None:
-        """Short waits happen here; long ones go back to the queue so a worker thread is not parked."""
-        if seconds > self.max_inline_wait:
+    def _wait_or_raise(self, seconds: float, why: str, waited: float, budget: float) -> float:
+        """Short waits happen here; long ones go back to the queue so a worker thread is not parked.
+
+        Returns the total waited so far for this request (pacing may take several waits in a row)."""
+        if waited + seconds > budget:
             raise TransientError(f"GitHub {why}: retry in {seconds:.0f}s", retry_after=seconds)
         self.sleep(seconds)
+        return waited + seconds
 
     def request(
         self,
@@ -149,16 +154,23 @@ class Transport:
         json: Any = None,
         url: str | None = None,
     ) -> httpx.Response:
-        """One logical request (retried inline only for short rate-limit waits). `url` overrides the
-        expanded template, for following pagination links."""
+        """One logical request: paced per installation, retried inline only while the waits are short.
+        `url` overrides the expanded template, for following pagination links.
+
+        Content-creating requests may wait up to `max_write_wait` for their slot (the review's work is
+        done by then: waiting is cheaper than doing it again); everything else up to `max_inline_wait`."""
         method = method.upper()
         target = url or self.base_url + expand(template, path_params or {})
-        for _attempt in range(MAX_INLINE_ATTEMPTS):
-            if method in CONTENT_METHODS and template not in UNCAPPED:
-                wait = self.limiter.reserve(auth.limiter_key)
-                if wait > 0:
-                    self._wait_or_raise(wait, "content-creation cap (per installation, per minute)")
-                    continue
+        content = method in CONTENT_METHODS and template not in UNCAPPED
+        budget = max(self.max_write_wait, self.max_inline_wait) if content else self.max_inline_wait
+        waited, refusals = 0.0, 0
+        while True:
+            # A pause after a refusal (all workers see it) holds every request; the caps only writes.
+            wait = self.limiter.reserve(auth.limiter_key, content)
+            if wait > 0:
+                metrics.GITHUB_PACED_SECONDS.labels("write" if content else "read").inc(wait)
+                waited = self._wait_or_raise(wait, "pacing (per-installation limits)", waited, budget)
+                continue
             response = self._send(method, target, template, auth, params=params, json=json)
             metrics.GITHUB_REQUESTS.labels(template, str(response.status_code)).inc()
             headers = {k.lower(): v for k, v in response.headers.items()}
@@ -166,16 +178,27 @@ class Transport:
             if response.status_code < 400:
                 with self._lock:
                     self._consecutive.pop(auth.limiter_key, None)
+                self._pause_if_spent(headers, auth.limiter_key)
                 return response
             message = _message(response)
-            if is_rate_limited(response.status_code, headers, message):
-                with self._lock:
-                    count = self._consecutive.get(auth.limiter_key, 0)
-                    self._consecutive[auth.limiter_key] = count + 1
-                self._wait_or_raise(retry_delay(headers, count), f"rate limit on {template}")
-                continue
-            raise _mapped_error(response.status_code, message, template)
-        raise TransientError(f"GitHub still rate limiting {template} after {MAX_INLINE_ATTEMPTS} attempts")
+            if not is_rate_limited(response.status_code, headers, message):
+                raise _mapped_error(response.status_code, message, template)
+            with self._lock:
+                count = self._consecutive.get(auth.limiter_key, 0)
+                self._consecutive[auth.limiter_key] = count + 1
+            delay = retry_delay(headers, count)
+            self.limiter.pause(auth.limiter_key, delay)  # every worker of this installation waits too
+            refusals += 1
+            if refusals >= MAX_INLINE_ATTEMPTS:
+                raise TransientError(
+                    f"GitHub still rate limiting {template} after {refusals} attempts", retry_after=delay
+                )
+            waited = self._wait_or_raise(delay, f"rate limit on {template}", waited, budget)
+
+    def _pause_if_spent(self, headers: Mapping[str, str], key: int) -> None:
+        """The primary limit, before GitHub refuses: the last request spent it, so hold the rest."""
+        if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+            self.limiter.pause(key, retry_delay(headers, 0))
 
     def _send(
         self, method: str, target: str, template: str, auth: Auth, *, params: Any, json: Any

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # dramatiq refuses delays of 7 days or more.
 MAX_DELAY_MS = 7 * 86_400_000 - 60_000
 TRACEBACK_LINES = 20
+# Rate-limit deferrals of one message before it fails anyway (at GitHub's waits, many hours of trying).
+MAX_DEFERRALS = 100
 
 
 def compute_delay_ms(
@@ -116,8 +118,16 @@ class ClassifiedRetries(Middleware):
         throws = message.options.get("throws") or actor.options.get("throws")
         kind = "permanent" if throws and isinstance(exception, throws) else verdict.kind
         retries = int(message.options.get("retries", 0))
+        # A rate limit with a known end (GitHub's `retry-after`, the pacer's next slot) is a wait, not a
+        # failure: it does not use up the retries, so a busy installation's reviews are delayed, never
+        # dead-lettered for it. MAX_DEFERRALS still ends a message that is deferred forever.
+        deferral = (
+            kind == "transient" and verdict.category == "rate_limit" and verdict.retry_after is not None
+        )
+        deferrals = int(message.options.get("deferrals", 0)) + (1 if deferral else 0)
         message.options.update(
-            retries=retries + 1,
+            retries=retries if deferral else retries + 1,
+            deferrals=deferrals,
             error_type=kind,
             error_class=error_class_name(exception),
             error_message=str(exception)[:2000],
@@ -126,7 +136,7 @@ class ClassifiedRetries(Middleware):
         )
         policy = self._live_policy(broker)
         max_retries = self._option(message, actor, "max_retries", self.max_retries, policy.max_retries)
-        if kind == "permanent" or retries >= max_retries:
+        if kind == "permanent" or (not deferral and retries >= max_retries) or deferrals > MAX_DEFERRALS:
             log.warning(
                 "message %s (%s) failed for good after %s attempt(s): %s",
                 message.message_id, message.actor_name, retries + 1, kind,

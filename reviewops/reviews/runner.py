@@ -1,7 +1,7 @@
 """One review, end to end: claim → fetch → analyse → post → record, around one claimed review.
 
 Idempotent by review id: every GitHub object created is saved on the review row at once (check_run_id,
-github_review_id, summary_comment_id; see reviewops.reviews.posting), and a retry reuses what exists, so a
+github_review_id or summary_comment_id; see reviewops.reviews.posting), and a retry reuses what exists, so a
 crash never double-posts. A newer head of the same PR supersedes this review (checked when it is claimed,
 when the head is fetched and right before posting).
 """
@@ -170,9 +170,7 @@ class ReviewRunner:
             span.set_attributes(
                 {"reviewops.inline": len(sel.inline), "reviewops.annotations": len(sel.overflow)}
             )
-            post_review(
-                self.db, gh, review, sel, notes, threshold, result.qa_checklist, history.summary_comment_id
-            )
+            post_review(self.db, gh, review, sel, notes, threshold, result.qa_checklist, history.summary)
         timings["post_seconds"] = time.perf_counter() - t2
         with tracer().start_as_current_span("db.store_review"):
             store.complete(self.db, review.id, sel, result.usage, timings, notes)

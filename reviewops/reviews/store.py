@@ -40,13 +40,21 @@ class ClaimedReview:
 
 
 @dataclass(frozen=True)
+class PreviousSummary:
+    """Where the PR's summary lives now: a review body (`review`) or an older version's issue comment."""
+
+    kind: str  # "review" | "comment"
+    id: int
+
+
+@dataclass(frozen=True)
 class History:
     """What earlier reviews of the same PR left, read right before posting."""
 
     superseded: bool  # a newer head is queued: this review must not post
     full: bool  # `/review full`: post everything again
     posted_fingerprints: set[str]  # empty for `/review full`, which posts everything again
-    summary_comment_id: int | None
+    summary: PreviousSummary | None  # where the PR's summary lives (a review body or an older comment)
     suppressed: set[str]  # fingerprints the team dismissed in this repository (/reviewops ignore)
 
 
@@ -114,7 +122,7 @@ def history(db: Database, review: Review) -> History:
         full = row.trigger == FULL_REVIEW_TRIGGER
         posted = set() if full else posted_fingerprints(session, row)
         suppressed = suppressed_fingerprints(session, row.tenant_id, row.repository)
-        return History(False, full, posted, previous_summary_comment(session, row), suppressed)
+        return History(False, full, posted, previous_summary(session, row), suppressed)
 
 
 def complete(
@@ -173,17 +181,27 @@ def posted_fingerprints(session: Session, review: Review) -> set[str]:
     return set(rows)
 
 
-def previous_summary_comment(session: Session, review: Review) -> int | None:
-    return session.execute(
-        select(Review.summary_comment_id)
+def previous_summary(session: Session, review: Review) -> PreviousSummary | None:
+    """The newest earlier review of the PR that posted a summary: an issue comment (older versions, which
+    also posted a separate review) or, since the summary moved into it, the review itself."""
+    row = session.execute(
+        select(Review.summary_comment_id, Review.github_review_id)
         .where(
             Review.repository == review.repository,
             Review.pr_number == review.pr_number,
-            Review.summary_comment_id.is_not(None),
+            Review.id != review.id,
+            (Review.summary_comment_id.is_not(None)) | (Review.github_review_id.is_not(None)),
         )
         .order_by(Review.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    ).one_or_none()
+    if row is None:
+        return None
+    comment_id, review_id = row
+    if comment_id is not None:
+        return PreviousSummary("comment", int(comment_id))
+    assert review_id is not None  # the query asks for one of the two
+    return PreviousSummary("review", int(review_id))
 
 
 def store_findings(session: Session, review: Review, findings: Iterable[Finding], posted: set[str]) -> int:

@@ -139,6 +139,12 @@ GITHUB_REQUESTS = Counter(
     "GitHub API requests, by OpenAPI path template and HTTP status (or 'error' for network failures).",
     ["endpoint", "status"],
 )
+GITHUB_PACED_SECONDS = Counter(
+    "reviewops_github_paced_seconds_total",
+    "Seconds GitHub requests waited for the per-installation pacer (write caps, or a pause after a "
+    "rate-limit answer), by kind of request (write or read).",
+    ["kind"],
+)
 GITHUB_RATELIMIT_REMAINING = Gauge(
     "reviewops_github_ratelimit_remaining",
     "Lowest x-ratelimit-remaining last seen across installations, per GitHub rate-limit resource.",

@@ -427,3 +427,13 @@ def test_several_uvicorn_workers_share_their_metrics() -> None:
     assert "PROMETHEUS_MULTIPROC_DIR" not in api_env({})
     env = api_env({"api": {"uvicornWorkers": 3}})
     assert env["PROMETHEUS_MULTIPROC_DIR"]["value"].startswith("/tmp/"), "the only writable place"
+
+
+def test_reviews_in_flight_reaches_the_worker() -> None:
+    """The chart's `worker.reviewsInFlight` is the worker's REVIEWOPS_REVIEWS_IN_FLIGHT; the deprecated
+    `worker.threads` is passed on only when someone set it."""
+    config = render({}).one("ConfigMap", "reviewops-config")["data"]
+    assert config["REVIEWOPS_REVIEWS_IN_FLIGHT"] == "32" and "REVIEWOPS_WORKER_THREADS" not in config
+    config = render({"worker": {"reviewsInFlight": 64, "threads": 8}}).one("ConfigMap", "reviewops-config")
+    assert config["data"]["REVIEWOPS_REVIEWS_IN_FLIGHT"] == "64"
+    assert config["data"]["REVIEWOPS_WORKER_THREADS"] == "8"

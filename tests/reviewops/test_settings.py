@@ -45,3 +45,19 @@ def test_secret_values_are_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVIEWOPS_ADMIN_TOKEN", "admintokenvalue")
     text = repr(load_settings())
     assert "supersecretvalue" not in text and "admintokenvalue" not in text
+
+
+def test_reviews_in_flight_sets_the_worker_threads_and_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread per review in flight; the deprecated REVIEWOPS_WORKER_THREADS still wins when set; the
+    worker's database pool lets every thread have a connection without keeping them all open."""
+    from worker.main import worker_pool
+
+    monkeypatch.delenv("REVIEWOPS_WORKER_THREADS", raising=False)
+    monkeypatch.delenv("REVIEWOPS_REVIEWS_IN_FLIGHT", raising=False)
+    assert load_settings().worker_thread_count == 32
+    monkeypatch.setenv("REVIEWOPS_REVIEWS_IN_FLIGHT", "100")
+    assert load_settings().worker_thread_count == 100
+    monkeypatch.setenv("REVIEWOPS_WORKER_THREADS", "4")
+    assert load_settings().worker_thread_count == 4
+    assert worker_pool(32) == {"pool_size": 10, "max_overflow": 22}
+    assert worker_pool(4) == {"pool_size": 4, "max_overflow": 0}

@@ -375,6 +375,14 @@ class FakeGitHub:
             if template.endswith("/files"):
                 items, headers = self._page([obj.diff_entry(f) for f in pull.files[:3000]], query, path)
                 return 200, items, headers
+            if template.endswith("/reviews/{review_id}"):
+                review_id = int(params["review_id"])
+                found = [r for r in repo.reviews.get(number, []) if r["id"] == review_id]
+                if not found:
+                    return not_found
+                if method == "PUT":
+                    found[0]["body"] = data["body"]
+                return 200, found[0], {}
             if template.endswith("/reviews") and method == "GET":
                 items, headers = self._page(repo.reviews.get(number, []), query, path)
                 return 200, items, headers

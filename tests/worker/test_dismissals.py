@@ -44,8 +44,9 @@ def reply(client: Any, db: Database, body: str, parent_id: int, reply_id: int) -
 
 
 def summary_of(fake: FakeGitHub) -> str:
-    (summary,) = fake.repos[REPO].issue_comments[7]
-    return str(summary["body"])
+    """The PR's current summary: the newest review's body (a push with nothing new inline edits it)."""
+    *_, newest = fake.repos[REPO].reviews[7]
+    return str(newest["body"])
 
 
 def test_ignore_suppresses_a_finding_in_later_reviews_until_unignored(

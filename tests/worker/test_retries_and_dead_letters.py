@@ -112,7 +112,8 @@ def test_retry_after_sets_the_delay_of_the_retry(
     (body,) = wait_until(delayed, what="a delayed retry")
     options = body["options"]
     assert isinstance(options, dict)
-    assert options["retries"] == 1 and options["error_type"] == "transient"
+    # A rate limit with a known end is a deferral: it does not use up a retry.
+    assert options["retries"] == 0 and options["deferrals"] == 1 and options["error_type"] == "transient"
     # max backoff is 0.2 s in these settings: only the rate limit's 300 s can explain this delay.
     assert 300_000 <= options["eta"] - options["requeue_timestamp"] < 301_000
     assert delivery(db, delivery_id).status == "failed"

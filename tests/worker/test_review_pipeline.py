@@ -25,6 +25,8 @@ SECRET_VALUE = "AKIAIOSFODNN7EXAMPLE"
 HEAD1, HEAD2 = "1" * 40, "2" * 40
 REVIEWS = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
 ISSUE_COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+REVIEW = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+CHECK_RUNS = "/repos/{owner}/{repo}/check-runs"
 
 LINES1 = [
     "import os",
@@ -65,7 +67,7 @@ def seed_config(fake: FakeGitHub) -> None:
 
 
 def test_opened_then_synchronize(
-    gh_client: Any, db: Database, fake_github: FakeGitHub, review_worker: Any
+    gh_client: Any, db: Database, fake_github: FakeGitHub, review_worker: Any, github_settings: Settings
 ) -> None:
     seed_config(fake_github)
     fake_github.add_pull(REPO, 7, head_sha=HEAD1, files=[
@@ -83,7 +85,12 @@ def test_opened_then_synchronize(
     (run,) = repo.check_runs.values()
     assert run["name"] == "ReviewOps" and run["status"] == "completed" and run["conclusion"] == "failure"
     assert run["head_sha"] == HEAD1
-    (summary,) = repo.issue_comments[7]
+    # Two content writes: the check run, created at its final state, and one review carrying the inline
+    # comments and the summary (no separate issue comment).
+    writes = [c for c in fake_github.content_calls() if "access_tokens" not in c.path]
+    assert [(c.method, c.template) for c in writes] == [("POST", CHECK_RUNS), ("POST", REVIEWS)]
+    assert 7 not in repo.issue_comments
+    summary = repo.reviews[7][0]
     assert SUMMARY_MARKER in summary["body"] and HEAD1[:12] in summary["body"]
     assert "max_comments" in summary["body"]  # the invalid base-branch field is named
     assert "- [ ] Run the tests" in summary["body"]
@@ -92,7 +99,7 @@ def test_opened_then_synchronize(
 
     (review,) = reviews(db)
     assert review.status == "completed" and review.github_review_id == repo.reviews[7][0]["id"]
-    assert review.check_run_id == run["id"] and review.summary_comment_id == summary["id"]
+    assert review.check_run_id == run["id"] and review.summary_comment_id is None
     assert review.posted_count == 2 and review.findings_count == 4
     assert review.llm_prompt_tokens == 120 and review.llm_completion_tokens == 30
     assert {"fetch_seconds", "engine_seconds", "post_seconds", "fake_engine_seconds"} <= set(review.timings)
@@ -108,13 +115,27 @@ def test_opened_then_synchronize(
     assert len(repo.reviews[7]) == 2
     second = [c for c in repo.review_comments[7] if c["commit_id"] == HEAD2]
     assert [c["line"] for c in second] == [7]
-    (edited,) = repo.issue_comments[7]
-    assert edited["id"] == summary["id"] and HEAD2[:12] in edited["body"]
-    assert len(fake_github.calls_to("/repos/{owner}/{repo}/issues/comments/{comment_id}", "PATCH")) == 1
+    # New inline comments: a new review carries them and this push's summary (still two writes).
+    assert HEAD2[:12] in repo.reviews[7][1]["body"] and SUMMARY_MARKER in repo.reviews[7][1]["body"]
+    writes = [c for c in fake_github.content_calls() if "access_tokens" not in c.path]
+    assert len(writes) == 4
     assert len(repo.check_runs) == 2
     later = reviews(db)[1]
     assert later.status == "completed" and later.posted_count == 1
-    assert later.summary_comment_id == summary["id"]
+    assert later.github_review_id == repo.reviews[7][1]["id"]
+
+    # The same head again (a redelivery, `/review`): nothing new inline, so no new review; the summary
+    # of the PR is edited in place (PUT on the last review) - the check run and one edit, two writes.
+    with db.session() as s:
+        s.add(Review(tenant_id=later.tenant_id, repository=REPO, pr_number=7, head_sha=HEAD2, timings={}))
+    again = reviews(db)[2]
+    assert make_runner(github_settings, db).run(again.id) == "completed"
+    assert len(repo.reviews[7]) == 2 and len(repo.check_runs) == 3
+    edits = fake_github.calls_to(REVIEW, "PUT")
+    assert len(edits) == 1 and edits[0].path.endswith(f"/reviews/{later.github_review_id}")
+    assert f"<!-- reviewops:review:{again.id} -->" in repo.reviews[7][1]["body"]
+    writes = [c for c in fake_github.content_calls() if "access_tokens" not in c.path]
+    assert len(writes) == 6
 
     # Nothing outside the diff, and never the secret, reached GitHub.
     sent = fake_github.sent_text()
@@ -122,7 +143,7 @@ def test_opened_then_synchronize(
     assert "5005" not in sent and "Finding outside the diff" not in sent
     with db.session() as s:
         usage = s.execute(select(UsageDaily)).scalar_one()
-        assert usage.reviews == 2 and usage.llm_prompt_tokens == 240
+        assert usage.reviews == 2 and usage.llm_prompt_tokens == 360  # three runs of the (fake) LLM
 
 
 def test_overflow_goes_to_annotations_in_batches_of_50(
@@ -139,7 +160,10 @@ def test_overflow_goes_to_annotations_in_batches_of_50(
     assert len(run["annotations"]) == 100 and run["conclusion"] == "neutral"
     patches = fake_github.calls_to("/repos/{owner}/{repo}/check-runs/{check_run_id}", "PATCH")
     sizes = [len(c.body["output"].get("annotations", [])) for c in patches]
-    assert sizes == [50, 50, 0]
+    # 100 annotations: 50 in the create call, one update for the other 50 (the documented third write).
+    (create,) = fake_github.calls_to(CHECK_RUNS, "POST")
+    assert len(create.body["output"]["annotations"]) == 50 and create.body["conclusion"] == "neutral"
+    assert sizes == [50]
     (review,) = reviews(db)
     assert review.posted_count == 130 and review.findings_count == 130
 
@@ -150,12 +174,13 @@ def test_a_crash_after_posting_never_posts_twice(
     fake_github.add_pull(REPO, 11, head_sha=HEAD1, files=[
         {"filename": "app.py", "status": "added", "patch": new_file_patch(LINES1)},
     ])  # fmt: skip
-    # The review and check run are posted, then creating the summary fails: the message is retried.
-    fake_github.fail_next(502, method="POST", template=ISSUE_COMMENTS)
+    # The check run is posted, then posting the review fails: the message is retried.
+    fake_github.fail_next(502, method="POST", template=REVIEWS)
     guid = deliver(gh_client, db, "opened", 11, HEAD1)
     repo = fake_github.repos[REPO]
-    assert len(repo.reviews[11]) == 1 and len(repo.check_runs) == 1 and len(repo.issue_comments[11]) == 1
-    assert len(fake_github.calls_to(REVIEWS, "POST")) == 1
+    assert len(repo.reviews[11]) == 1 and len(repo.check_runs) == 1 and 11 not in repo.issue_comments
+    assert len(fake_github.calls_to(REVIEWS, "POST")) == 2  # the failed one and the retry
+    assert len(fake_github.calls_to(CHECK_RUNS, "POST")) == 1
     with db.session() as s:
         delivery = s.execute(
             select(WebhookDelivery).where(WebhookDelivery.delivery_guid == guid)
@@ -279,7 +304,7 @@ def test_stored_notes_reach_the_summary_and_stay_on_the_review(
     runner = build_review_runner(github_settings, db, DEPS)
     assert runner is not None
     runner(review_id)
-    (summary,) = fake_github.repos[REPO].issue_comments[9]
+    (summary,) = fake_github.repos[REPO].reviews[9]
     assert note in summary["body"]
     with db.session() as s:
         done = s.get(Review, review_id)

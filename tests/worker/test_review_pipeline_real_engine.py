@@ -119,9 +119,11 @@ def stored_findings(db: Database, review_id: int) -> list[Finding]:
 
 
 def summary(fake: FakeGitHub) -> str:
-    (comment,) = fake.repos[REPO].issue_comments[5]
-    assert SUMMARY_MARKER in comment["body"]
-    return str(comment["body"])
+    """The PR's summary: the body of the review ReviewOps posted (no separate issue comment)."""
+    assert 5 not in fake.repos[REPO].issue_comments
+    (review,) = fake.repos[REPO].reviews[5]
+    assert SUMMARY_MARKER in review["body"]
+    return str(review["body"])
 
 
 def test_opened_real_engine_posts_one_review_with_llm_and_deterministic_findings(

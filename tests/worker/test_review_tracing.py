@@ -159,12 +159,11 @@ def test_whole_tree_for_one_delivery(
         assert chat.attributes["gen_ai.usage.input_tokens"] > 0
         assert chat.attributes["gen_ai.usage.output_tokens"] > 0
 
-    # Posting: the check run, the review, the summary; all GitHub request spans under github.post.
+    # Posting: the check run and the review carrying the summary; all GitHub request spans under github.post.
     post = only(tree, "github.post")
     posted = {s.name for s in children(tree, post)}
     assert "POST /repos/{owner}/{repo}/check-runs" in posted
-    assert "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}" in posted
-    assert "POST /repos/{owner}/{repo}/issues/{issue_number}/comments" in posted
+    assert "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews" in posted
 
     # Every GitHub request GitHub saw is one CLIENT span with its method, template and status, in the review.
     http = [s for s in tree if "url.template" in s.attributes]

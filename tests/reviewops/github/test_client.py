@@ -23,8 +23,18 @@ INSTALLATION = 77
 
 
 def make_app(fake: FakeGitHub, key: str, *, sleeps: list[float] | None = None, **kw: Any) -> GitHubApp:
+    """An app whose waits are recorded, not slept: a fake clock that the fake sleep moves on, so the
+    pacer (which reads the clock) sees the wait as over."""
     app = GitHubApp(fake.app_id, key, api_url=fake.url, **kw)
-    app.transport.sleep = sleeps.append if sleeps is not None else lambda _s: None
+    clock = [time.time()]
+    recorded = sleeps if sleeps is not None else []
+
+    def sleep(seconds: float) -> None:
+        recorded.append(seconds)
+        clock[0] += seconds
+
+    app.transport.sleep = sleep
+    app.transport.limiter.clock = lambda: clock[0]
     return app
 
 
@@ -154,6 +164,11 @@ def test_secondary_limit_without_headers_backs_off_exponentially(
         with pytest.raises(TransientError) as info:
             client.get_pull(REPO, 1)
         waits.append(info.value.retry_after)
+        sent = len(fake_github.calls)
+        with pytest.raises(TransientError):  # paused: the next request waits without asking GitHub
+            client.get_pull(REPO, 1)
+        assert len(fake_github.calls) == sent
+        app.transport.sleep(info.value.retry_after or 0)  # the fake clock moves past the pause
     assert waits == [60, 120, 240]
     assert client.get_pull(REPO, 1)["number"] == 1  # success resets the backoff
     fake_github.fail_next(
@@ -178,6 +193,33 @@ def test_content_limiter_caps_80_per_minute(use_redis: bool, redis_client: redis
     assert limiter.reserve(1) > 0
     clock[0] += 30.5
     assert limiter.reserve(1) == 0
+
+
+@pytest.mark.parametrize("use_redis", [False, True])
+def test_pacer_caps_the_hour_and_shares_a_pause(use_redis: bool, redis_client: redis.Redis) -> None:
+    clock = [10_000.0]
+    client = redis_client if use_redis else None
+    pacer = ContentLimiter(80, client, clock=lambda: clock[0], per_hour=500)
+    times: list[float] = []
+    while len(times) < 500:  # writes as fast as the pacer lets them through
+        wait = pacer.reserve(1)
+        if wait:
+            clock[0] += wait
+        else:
+            times.append(clock[0])
+    assert max(sum(1 for t in times if start <= t < start + 60) for start in times) == 80
+    wait = pacer.reserve(1)  # the hour is full: wait until the first write is an hour old
+    assert 3600 - (clock[0] - times[0]) - 0.01 < wait <= 3600 - (clock[0] - times[0]) + 0.01
+    assert pacer.reserve(1, content=False) == 0  # reads are not capped
+    pacer.pause(2, 30)
+    assert 29.9 < pacer.reserve(2, content=False) <= 30 and pacer.reserve(1, content=False) == 0
+    pacer.pause(2, 5)  # a shorter pause never shortens a longer one
+    assert pacer.reserve(2) > 29
+    if use_redis:  # another worker process sees the same pause
+        other = ContentLimiter(80, client, clock=lambda: clock[0], per_hour=500)
+        assert 29.9 < other.reserve(2, content=False) <= 30
+    clock[0] += 30
+    assert pacer.reserve(2) == 0
 
 
 def test_client_never_exceeds_the_content_cap(fake_github: FakeGitHub, github_app_key: Any) -> None:
