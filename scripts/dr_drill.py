@@ -151,14 +151,16 @@ def processed(db: Database, guids: list[str]) -> bool:
 
 def posted_twice(github: FakeGitHub) -> int:
     """Findings shown twice on one PR (same fingerprint in two inline comments), and PRs with two
-    summary comments: what a user would see as a review posted twice."""
+    summaries: what a user would see as a review posted twice."""
     repo = github.repos[REPO]
     twice = 0
     for comments in repo.review_comments.values():
         counts = Counter(fingerprint_in(str(c["body"])) for c in comments)
         twice += sum(n - 1 for fp, n in counts.items() if fp is not None and n > 1)
-    for comments in repo.issue_comments.values():
-        twice += max(0, sum(SUMMARY_MARKER in str(c["body"]) for c in comments) - 1)
+    # The summary lives in a PR review's body (or, from older releases, an issue comment): one per PR.
+    for number in set(repo.issue_comments) | set(repo.reviews):
+        bodies = [*repo.issue_comments.get(number, []), *repo.reviews.get(number, [])]
+        twice += max(0, sum(SUMMARY_MARKER in str(c.get("body") or "") for c in bodies) - 1)
     return twice
 
 
