@@ -17,6 +17,7 @@ import reviewops.telemetry.metrics  # noqa: F401  (registers the metrics)
 BOUNDED_LABELS = {
     "event", "outcome", "reason", "queue", "error_type", "actor", "scope", "kind", "endpoint", "status",
     "bucket", "result", "policy", "direction", "analyzer", "state", "resource", "method", "dependency",
+    "model",  # the configured model name (metrics.model_label): one or two per deployment, never per request
 }  # fmt: skip
 UNIT_WORDS = ("_ms", "_milliseconds", "_minutes", "_hours", "_kb", "_mb", "_kilobytes", "_megabytes")
 TIME_WORDS = ("time", "duration", "latency", "age", "took", "spend", "spent")
