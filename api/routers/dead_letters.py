@@ -103,11 +103,12 @@ def _filters(
     *, tenant: int | None, error_type: str | None, older_than: str | None, queue: str | None,
     state: str | None, limit: int | None,
 ) -> Filters:  # fmt: skip
-    """Filters from request values; a bad value is a 422 problem naming the parameter."""
+    """Filters from request values; a bad value is a 422 problem naming the parameter. An empty string
+    (`?error_type=`, as URL templates send) means the filter is not set, as its schema allows."""
     try:
         return Filters(
-            tenant=tenant, error_type=error_type, queue=queue, limit=limit,
-            older_than=parse_duration(older_than, "older_than") if older_than is not None else None,
+            tenant=tenant, error_type=error_type or None, queue=queue or None, limit=limit,
+            older_than=parse_duration(older_than, "older_than") if older_than else None,
             state=None if state == "all" else state,
         )  # fmt: skip
     except FilterError as exc:
@@ -133,7 +134,12 @@ async def list_dead_letters(
     offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
 ) -> DeadLetterPage:
     filters = _filters(
-        tenant=tenant, error_type=error_type, older_than=older_than, queue=queue, state=state, limit=limit
+        tenant=tenant,
+        error_type=error_type,
+        older_than=older_than,
+        queue=queue,
+        state=state or "pending",
+        limit=limit,
     )
     rows, total = await run_in_threadpool(store.list_dead_letters, db, filters, offset=offset)
     items = [DeadLetterOut.model_validate(store.as_dict(r)) for r in rows]
@@ -197,7 +203,12 @@ async def purge_dead_letters(
     limit: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> PurgeOut:
     filters = _filters(
-        tenant=tenant, error_type=error_type, older_than=older_than, queue=queue, state=state, limit=limit
+        tenant=tenant,
+        error_type=error_type,
+        older_than=older_than,
+        queue=queue,
+        state=state or "all",
+        limit=limit,
     )
     if not confirm:
         raise ProblemError(

@@ -52,6 +52,18 @@ def test_list_filters_and_pages(client: Any, db: Database) -> None:
     assert one.json()["traceback"] == "Traceback ..." and one.json()["tenant_id"] == 5
 
 
+def test_empty_filter_strings_mean_no_filter(client: Any, db: Database) -> None:
+    """`?error_type=&older_than=&queue=&state=` (a URL template's blanks) are allowed by the schema and mean
+    the filter is not set: the same answer as no parameters, not a 422."""
+    bulk_dead_letters(db, 2, tenant_id=5)
+    blank = {"error_type": "", "older_than": "", "queue": "", "state": ""}
+    listed = client.get(BASE, params=blank, headers=AUTH)
+    assert listed.status_code == 200 and listed.json()["total"] == 2
+    assert listed.json() == client.get(BASE, headers=AUTH).json()
+    purged = client.delete(BASE, params={**blank, "tenant": 5, "confirm": "true"}, headers=AUTH)
+    assert purged.status_code == 200 and purged.json() == {"deleted": 2}
+
+
 def test_bad_filters_and_unknown_ids_are_problems(client: Any) -> None:
     bad = client.get(BASE, params={"older_than": "10x"}, headers=AUTH)
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
