@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from reviewops.db.models import Review, WebhookDelivery
+from reviewops.db.models import Review
 from reviewops.db.session import Database
 from reviewops.deliveries.handlers.comments import HELP_TEXT
 from tests.support.fake_github import FakeGitHub
-from tests.support.waiting import wait_until
-from tests.support.webhooks import load_payload, signed_request
+from tests.support.waiting import post_and_wait
+from tests.support.webhooks import load_payload
 
 REPO = "octo/demo"
 INSTALLATION = 77
@@ -31,18 +31,7 @@ def comment(client: Any, db: Database, body: str, comment_id: int, *, bot: bool 
     payload["comment"].update(id=comment_id, body=body)
     if bot:
         payload["comment"]["user"].update(type="Bot", login="reviewops[bot]")
-    raw, headers = signed_request("issue_comment", payload)
-    assert client.post("/webhooks/github", content=raw, headers=headers).status_code == 202
-    guid = headers["X-GitHub-Delivery"]
-
-    def status() -> str | None:
-        with db.session() as s:
-            return s.execute(
-                select(WebhookDelivery.status).where(WebhookDelivery.delivery_guid == guid)
-            ).scalar()
-
-    return str(wait_until(lambda: status() in {"processed", "ignored", "dead"} and status(), timeout=90,
-                          what=f"delivery {guid} done"))  # fmt: skip
+    return post_and_wait(client, db, "issue_comment", payload)
 
 
 def test_review_command_reacts_and_reviews_the_current_head(

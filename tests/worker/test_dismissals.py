@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from reviewops.db.models import AuditLog, Suppression, Tenant, WebhookDelivery
+from reviewops.db.models import AuditLog, Suppression, Tenant
 from reviewops.db.session import Database
 from reviewops.reviews.render import fingerprint_in
 from reviewops.tenancy import apikeys
 from tests.support.fake_github import FakeGitHub
-from tests.support.waiting import wait_until
-from tests.support.webhooks import load_payload, signed_request
+from tests.support.waiting import post_and_wait, wait_until
+from tests.support.webhooks import load_payload
 from tests.worker.test_command_feedback import INSTALLATION, REPO, comment
 
 HEAD = "2" * 40
@@ -29,18 +29,7 @@ def reply(client: Any, db: Database, body: str, parent_id: int, reply_id: int) -
     payload["repository"]["full_name"] = REPO
     payload["comment"].update(id=reply_id, in_reply_to_id=parent_id, body=body)
     payload["comment"]["user"].update(type="User", login="maintainer")
-    raw, headers = signed_request("pull_request_review_comment", payload)
-    assert client.post("/webhooks/github", content=raw, headers=headers).status_code == 202
-    guid = headers["X-GitHub-Delivery"]
-
-    def status() -> str | None:
-        with db.session() as s:
-            return s.execute(
-                select(WebhookDelivery.status).where(WebhookDelivery.delivery_guid == guid)
-            ).scalar()
-
-    return str(wait_until(lambda: status() in {"processed", "ignored", "dead"} and status(), timeout=90,
-                          what=f"delivery {guid} done"))  # fmt: skip
+    return post_and_wait(client, db, "pull_request_review_comment", payload)
 
 
 def summary_of(fake: FakeGitHub) -> str:
