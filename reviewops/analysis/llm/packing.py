@@ -78,7 +78,7 @@ def render_file(changed: ChangedFile, config: RepoConfig) -> str:
 
 
 def _slices(lines: list[str], budget: int) -> list[list[str]]:
-    """A hunk's lines in runs that each fit `budget` (a single over-long line stands alone)."""
+    """Texts (a hunk's lines, or hunk blocks) in runs that each fit `budget` (an over-long one stands alone)."""
     out: list[list[str]] = [[]]
     cost = 0
     for line in lines:
@@ -102,15 +102,7 @@ def file_pieces(changed: ChangedFile, config: RepoConfig, budget: int) -> list[s
     for hunk in changed.hunks:
         for n, run in enumerate(_slices(_hunk_lines(changed.path, hunk), room)):
             blocks.append("\n".join(run if n == 0 else ["(this hunk continued)", *run]))
-    pieces: list[list[str]] = [[]]
-    cost = 0
-    for block in blocks:
-        block_cost = estimate_tokens(block + "\n")
-        if pieces[-1] and cost + block_cost > room:
-            pieces.append([])
-            cost = 0
-        pieces[-1].append(block)
-        cost += block_cost
+    pieces = _slices(blocks, room)  # hunk blocks packed into pieces the same way lines are packed into blocks
     total = len(pieces)
     return [f"{header}\n(piece {i} of {total} of this file's diff)\n" + "\n".join(p)
             for i, p in enumerate(pieces, 1)]  # fmt: skip
