@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.git_repos import init_repo
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 KEY_LINE = f'API_TOKEN = "{TOKEN}"\n'
@@ -78,10 +80,7 @@ def fake_llm() -> Iterator[object]:
 def work(tmp_path: Path) -> Path:
     """A throw-away repository with no commit yet."""
     repo = tmp_path / "work"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "dev@example.com")
-    _git(repo, "config", "user.name", "Dev")
+    init_repo(repo)
     return repo
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.support.git_repos import init_repo
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCHEMA = json.loads((FIXTURES / "sarif" / "sarif-2.1.0-subset.schema.json").read_text())
 WEBHOOKS = FIXTURES / "github-webhooks"
@@ -40,10 +42,7 @@ def _commit(repo: Path, files: dict[str, str], message: str) -> str:
 
 
 def _init(path: Path) -> Path:
-    path.mkdir()
-    _git(path, "init", "-q", "-b", "master")
-    _git(path, "config", "user.email", "dev@example.com")
-    _git(path, "config", "user.name", "Dev")
+    init_repo(path, "master")
     return path
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.support.git_repos import init_repo
+
 CLI = [sys.executable, "-m", "reviewops", "review"]
 SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "sarif" / "sarif-2.1.0-subset.schema.json"
 TOKEN = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
@@ -29,10 +31,7 @@ def _git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.email", "dev@example.com")
-    _git(root, "config", "user.name", "Dev")
+    init_repo(root)
     (root / "app.py").write_text(BASE_APP)
     (root / "notes.txt").write_text("keep\n")
     _git(root, "add", "-A")
@@ -220,10 +219,7 @@ def test_git_range_lints_with_base_config_and_only_new_diagnostics(tmp_path: Pat
     """`--git`: ruff's configuration and the previous content come from BASE; a head-only config change
     does not apply, and a diagnostic the code already had is not blamed on the range."""
     root = tmp_path / "lint"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.email", "dev@example.com")
-    _git(root, "config", "user.name", "Dev")
+    init_repo(root)
     (root / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F"]\nignore = ["F401"]\n')
     (root / "m.py").write_text("def f():\n    old = 1\n    return 0\n")
     _git(root, "add", "-A")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.git_repos import init_repo
+
 TOKEN = "ghp_" + "M1n2B3v4C5x6Z7l8K9j0H1g2F3d4S5a6P7o8"
 UNUSED_IMPORT = "import os\n\n\ndef add(a, b):\n    return a + b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
@@ -24,10 +26,7 @@ def _git(repo: Path, *args: str) -> str:
 def repo(tmp_path: Path) -> Path:
     """No commit yet: HEAD is unborn."""
     root = tmp_path / "repo"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.email", "dev@example.com")
-    _git(root, "config", "user.name", "Dev")
+    init_repo(root)
     return root
 
 
