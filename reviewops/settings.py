@@ -179,18 +179,12 @@ class Settings(LLMFields, OperatorFields):
         ge=0,
         description="LLM tokens per UTC day of a tenant; over it reviews skip the LLM.",
     )
-    tenant_max_concurrent_reviews: int = Field(
-        default=2,
+    tenant_max_concurrent_reviews: int | None = Field(
+        default=None,
         ge=1,
-        description="Reviews of one tenant running at once across all workers; more wait their turn.",
-    )
-    fair_defer_seconds: float = Field(
-        default=1.0,
-        gt=0,
-        description="First delay of a message whose tenant is at its concurrency cap (doubles per deferral).",
-    )
-    fair_defer_max_seconds: float = Field(
-        default=15.0, gt=0, description="Longest delay of a message deferred for fairness."
+        description="Reviews of one tenant running at once across all workers; more wait their turn, parked "
+        "until one of its reviews ends. Unset: a fair share of the fleet, ceil(reviews in flight of all live "
+        "workers / tenants with running or waiting reviews), so one tenant alone uses every worker.",
     )
     review_lease_seconds: float = Field(
         default=900,

@@ -17,7 +17,7 @@ from reviewops.dlq.gauges import register_dead_letter_gauges
 from reviewops.dlq.middleware import DeadLetters
 from reviewops.dlq.store import apply_retention, publish_pending_count
 from reviewops.queue.broker import build_broker
-from reviewops.queue.fairness import configure_fairness
+from reviewops.queue.fairness import HEADROOM_THREADS, configure_fairness
 from reviewops.queue.gauges import register_queue_gauges
 from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
@@ -75,7 +75,8 @@ def start_worker(
     `router` and `review_deps` swap the event routing and the review engine (tests inject failing,
     blocking or deterministic ones)."""
     setup_tracing("reviewops-worker")
-    configure_fairness(broker, settings)
+    threads = threads or settings.worker_thread_count
+    configure_fairness(broker, settings, capacity=threads)
     install_worker_middleware(broker, settings, db)
     runtime = WorkerRuntime(settings=settings, db=db, reviews=build_review_work(settings, db, review_deps))
     if router is not None:
@@ -83,9 +84,9 @@ def start_worker(
     register_actors(broker, runtime)
     register_queue_gauges(broker)
     register_dead_letter_gauges(db, broker)
-    worker = dramatiq.Worker(
-        broker, worker_threads=threads or settings.worker_thread_count, worker_timeout=100
-    )
+    # One thread more than the reviews in flight: while one tenant fills the fleet, it still takes
+    # messages off the queue, parks that tenant's surplus and reaches the other tenants' work.
+    worker = dramatiq.Worker(broker, worker_threads=threads + HEADROOM_THREADS, worker_timeout=100)
     tune_gc(settings.gc_gen0_threshold)
     worker.start()
     return worker
@@ -104,7 +105,7 @@ def run(settings: Settings) -> None:
     prepare_multiprocess_dir()
     start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry())
     broker = build_broker(settings.redis_url)
-    db = Database(settings.database_url, **worker_pool(settings.worker_thread_count))
+    db = Database(settings.database_url, **worker_pool(settings.worker_thread_count + HEADROOM_THREADS))
     worker = start_worker(broker, settings, db)
     log.info(
         "worker started: %s threads, metrics on :%s",

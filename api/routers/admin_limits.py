@@ -1,7 +1,9 @@
 """Admin API: a tenant's effective limits, and overrides set live in Redis (the policy store's keys).
 
 Precedence, highest first: the tenant override (`reviewops:limits:tenant:<installation_id>`), the
-ReviewPolicy default (`reviewops:limits:default`), the REVIEWOPS_DEFAULT_* settings. The operator owns
+ReviewPolicy default (`reviewops:limits:default`), the REVIEWOPS_DEFAULT_* settings. The concurrency cap
+without any of them (REVIEWOPS_TENANT_MAX_CONCURRENT_REVIEWS unset, the default) follows the fleet: the
+effective value reported is the tenant's share now (`settings_default` shows null for it). The operator owns
 the override keys too: its next policy generation replaces an override set here, so a lasting change
 belongs in the ReviewPolicy; these calls are the immediate lever. Every change takes effect on the
 tenant's next request, and is written to the audit log.
@@ -47,7 +49,10 @@ class LimitValues(BaseModel):
     burst: int
     reviews_per_hour: int
     llm_tokens_per_day: int
-    max_concurrent_reviews: int
+    max_concurrent_reviews: int | None = Field(
+        description="null in `settings_default` only: the cap follows the fleet (a fair share of the "
+        "reviews in flight of all live workers)"
+    )
 
 
 class LimitOverrides(BaseModel):

@@ -15,7 +15,7 @@ from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from reviewops.queue import encoding
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness
-from reviewops.queue.names import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE
+from reviewops.queue.names import LIVE_QUEUE, NAMESPACE, REPLAY_QUEUE, parked_messages_key
 from reviewops.queue.retries import ClassifiedRetries
 
 encoding.install()
@@ -64,7 +64,8 @@ def build_broker(
 
     broker.add_middleware(TracingMiddleware())
     broker.add_middleware(LogContextMiddleware())
-    broker.add_middleware(TenantFairness(queues=frozenset({LIVE_QUEUE, REPLAY_QUEUE})))
+    on_park = MessageLocator.record if redis_url else None
+    broker.add_middleware(TenantFairness(queues=frozenset({LIVE_QUEUE, REPLAY_QUEUE}), on_park=on_park))
     for queue in (LIVE_QUEUE, REPLAY_QUEUE):
         broker.declare_queue(queue)
     return broker
@@ -109,8 +110,9 @@ def enqueue_delivery(
 
 
 def broker_holds(broker: dramatiq.Broker, delivery_id: int) -> bool:
-    """Whether a Redis broker still holds the delivery's current message: ready, in flight, delayed or in
-    dramatiq's own dead-letter set. An in-process broker lives and dies with the process: always True."""
+    """Whether a Redis broker still holds the delivery's current message: ready, in flight, delayed, in
+    dramatiq's own dead-letter set, or parked by tenant fairness until its tenant has a free slot. An
+    in-process broker lives and dies with the process: always True."""
     client = getattr(broker, "client", None)
     if client is None:
         return True
@@ -123,6 +125,7 @@ def broker_holds(broker: dramatiq.Broker, delivery_id: int) -> bool:
     pipe = client.pipeline(transaction=False)
     for key in (f"{queue}.msgs", f"{base}.XQ.msgs"):
         pipe.hexists(f"{namespace}:{key}", redis_id)
+    pipe.hexists(parked_messages_key(base), redis_id)
     return any(pipe.execute())
 
 
@@ -159,6 +162,14 @@ class MessageLocator(dramatiq.Middleware):
             yield
         finally:
             cls._local.recorded = False
+
+    @classmethod
+    def record(cls, client: Any, message: Any) -> None:
+        """Record where `message` (with its redis_message_id) will live: fairness parks a copy under a new
+        id, which its wake-up writes into the queue (see reviewops.queue.fairness)."""
+        entry = cls.entry(message)
+        if entry is not None:
+            client.hset(cls.KEY, *entry)
 
     def after_enqueue(self, broker: dramatiq.Broker, message: Any, delay: int | None) -> None:
         client, entry = getattr(broker, "client", None), self.entry(message)

@@ -18,6 +18,11 @@ REPLAY_QUEUE = "reviews.replay"
 WORK_QUEUES = (LIVE_QUEUE, REPLAY_QUEUE)
 DELAY_SUFFIX = ".DQ"
 
+# Tenant fairness (reviewops.queue.fairness): a tenant's messages waiting for one of its slots are parked
+# in `<FAIR_PREFIX>parked:<queue>` (redis message id -> body), outside dramatiq's hashes: the backlog
+# counts them too.
+FAIR_PREFIX = "reviewops:fair:"
+
 # Written by the workers' maintenance tick, read by the operator (the dead-letter count it reports).
 DEAD_LETTERS_PENDING_KEY = "reviewops:dead-letters:pending"
 # Replay Jobs write their summary here (`<prefix><key>`); the operator reads it into the policy's status.
@@ -37,3 +42,8 @@ def messages_key(queue: str, namespace: str = NAMESPACE) -> str:
 def delayed_messages_key(queue: str, namespace: str = NAMESPACE) -> str:
     """Hash of delayed message bodies by id (each body's `options.eta` is when it is due, epoch ms)."""
     return f"{namespace}:{queue}{DELAY_SUFFIX}.msgs"
+
+
+def parked_messages_key(queue: str) -> str:
+    """Hash of the queue's messages parked by tenant fairness until their tenant has a free slot."""
+    return f"{FAIR_PREFIX}parked:{queue}"

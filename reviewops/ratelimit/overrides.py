@@ -19,6 +19,7 @@ from reviewops.policy.store import (
     _decode,
     tenant_limits_key,
 )
+from reviewops.queue.fairslots import fair_share
 
 # The fairness middleware's per-tenant cap lives in the same hash (reviewops.queue.fairness).
 CONCURRENCY_FIELD = "max_concurrent_reviews"
@@ -50,8 +51,9 @@ def clear_overrides(client: redis.Redis, installation_id: int) -> None:
     pipe.execute()
 
 
-def effective_concurrency(client: redis.Redis, installation_id: int, fallback: int) -> int:
-    """The tenant's concurrent-review cap as the fairness middleware reads it."""
+def effective_concurrency(client: redis.Redis, installation_id: int, fallback: int | None) -> int:
+    """The tenant's concurrent-review cap as the fairness middleware reads it: `fallback` is the setting;
+    None there means the tenant's fair share of the fleet now (reviewops.queue.fairslots.fair_share)."""
     pipe = client.pipeline(transaction=False)
     pipe.hget(tenant_limits_key(installation_id), CONCURRENCY_FIELD)
     pipe.hget(DEFAULT_LIMITS_KEY, CONCURRENCY_FIELD)
@@ -60,4 +62,4 @@ def effective_concurrency(client: redis.Redis, installation_id: int, fallback: i
             return int(value)
         except (TypeError, ValueError):
             continue
-    return fallback
+    return fallback if fallback is not None else fair_share(client, installation_id)

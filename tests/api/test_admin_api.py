@@ -12,6 +12,7 @@ from reviewops.db.models import ApiKey, AuditLog, Tenant, WebhookDelivery
 from reviewops.db.session import Database
 from reviewops.db.types import utcnow
 from reviewops.policy.store import TENANT_SET_KEY, TenantLimits, read_limits, tenant_limits_key
+from reviewops.queue.fairslots import ACTIVE_KEY, FLEET_KEY
 from tests.support.tenants import ADMIN, seed_tenant
 
 
@@ -57,7 +58,13 @@ def test_limits_read_and_override_live(client: TestClient, db: Database, redis_c
     tenant = seed_tenant(db, 303)
     path = f"/api/v1/admin/tenants/{tenant.tenant_id}/limits"
     before = client.get(path, headers=ADMIN).json()
-    assert before["effective"] == before["settings_default"] and before["overrides"] == {}
+    assert before["settings_default"]["max_concurrent_reviews"] is None  # unset: the cap follows the fleet
+    assert before["effective"] == {**before["settings_default"], "max_concurrent_reviews": 1}  # no worker yet
+    assert before["overrides"] == {}
+    # Workers with 8 reviews in flight between them, one other tenant busy: this one's share is 8 / 2.
+    redis_client.set(FLEET_KEY, 8)
+    redis_client.sadd(ACTIVE_KEY, 999)
+    assert client.get(path, headers=ADMIN).json()["effective"]["max_concurrent_reviews"] == 4
     assert before["precedence"].startswith("tenant override")
     changed = client.patch(path, json={"requests_per_minute": 2, "burst": 1}, headers=ADMIN)
     assert changed.status_code == 200
@@ -71,7 +78,7 @@ def test_limits_read_and_override_live(client: TestClient, db: Database, redis_c
     assert client.patch(path, json={"burst": 0}, headers=ADMIN).status_code == 422
     weighted = client.patch(path, json={"max_concurrent_reviews": 5}, headers=ADMIN).json()
     assert weighted["effective"]["max_concurrent_reviews"] == 5
-    assert weighted["settings_default"]["max_concurrent_reviews"] == 2
+    assert weighted["settings_default"]["max_concurrent_reviews"] is None
     assert weighted["overrides"] == {"requests_per_minute": 2, "burst": 1, "max_concurrent_reviews": 5}
     cleared = client.delete(path, headers=ADMIN).json()
     assert cleared["overrides"] == {} and not redis_client.exists(tenant_limits_key(303))
