@@ -26,6 +26,7 @@ from api.problems import ProblemError
 from reviewops import audit
 from reviewops.db.session import Database
 from reviewops.policy.store import read_generation, read_limits
+from reviewops.queue.fairslots import fair_share
 from reviewops.ratelimit import default_limits
 from reviewops.ratelimit.overrides import (
     clear_overrides,
@@ -91,7 +92,9 @@ def _read(settings: Settings, client: redis.Redis | None, tenant_id: int, instal
         effective = read_limits(client, installation_id, fallback)
         overrides = read_overrides(client, installation_id)
         generation = read_generation(client)
-        concurrency = effective_concurrency(client, installation_id, cap)
+        concurrency = effective_concurrency(client, installation_id, cap) or fair_share(
+            client, installation_id
+        )
     return LimitsOut(
         tenant_id=tenant_id, installation_id=installation_id,
         effective=LimitValues(**asdict(effective), max_concurrent_reviews=concurrency),

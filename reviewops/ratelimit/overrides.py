@@ -19,7 +19,6 @@ from reviewops.policy.store import (
     _decode,
     tenant_limits_key,
 )
-from reviewops.queue.fairslots import fair_share
 
 # The fairness middleware's per-tenant cap lives in the same hash (reviewops.queue.fairness).
 CONCURRENCY_FIELD = "max_concurrent_reviews"
@@ -51,9 +50,9 @@ def clear_overrides(client: redis.Redis, installation_id: int) -> None:
     pipe.execute()
 
 
-def effective_concurrency(client: redis.Redis, installation_id: int, fallback: int | None) -> int:
+def effective_concurrency(client: redis.Redis, installation_id: int, fallback: int | None) -> int | None:
     """The tenant's concurrent-review cap as the fairness middleware reads it: `fallback` is the setting;
-    None there means the tenant's fair share of the fleet now (reviewops.queue.fairslots.fair_share)."""
+    None: the cap follows the fleet (reviewops.queue.fairslots.fair_share says what it is now)."""
     pipe = client.pipeline(transaction=False)
     pipe.hget(tenant_limits_key(installation_id), CONCURRENCY_FIELD)
     pipe.hget(DEFAULT_LIMITS_KEY, CONCURRENCY_FIELD)
@@ -62,4 +61,4 @@ def effective_concurrency(client: redis.Redis, installation_id: int, fallback: i
             return int(value)
         except (TypeError, ValueError):
             continue
-    return fallback if fallback is not None else fair_share(client, installation_id)
+    return fallback
