@@ -13,7 +13,14 @@ import dramatiq
 import pytest
 import redis
 
-from reviewops.queue.broker import LIVE_QUEUE, build_broker, delivery_message
+from reviewops.queue.broker import (
+    LIVE_QUEUE,
+    PROCESS_DELIVERY,
+    broker_holds,
+    build_broker,
+    delivery_message,
+    enqueue_delivery,
+)
 from reviewops.queue.fairness import TENANT_OPTION, TenantFairness, configure_fairness, running_count
 from reviewops.queue.fairslots import parked_count
 from reviewops.queue.names import messages_key, parked_messages_key, ready_key
@@ -161,3 +168,31 @@ def test_a_wake_up_is_one_script_so_a_crash_after_it_loses_nothing(
     woken = delivery_message(1, tenant=A)
     assert not slots.acquire(A, "w", delivery_message(9, tenant=A).message_id)
     assert slots.acquire(A, "w", woken.message_id) and running_count(redis_client, A) == 1
+
+
+def test_a_parked_delivery_is_still_held_by_the_broker(
+    make_broker: Callable[..., dramatiq.Broker], redis_client: redis.Redis
+) -> None:
+    """The outbox re-enqueues a delivery its broker no longer holds: a parked one must not look lost."""
+    broker = make_broker(cap=1, capacity=1)
+    gate, ran = threading.Event(), []
+
+    def process_delivery(delivery_id: int) -> None:
+        ran.append(delivery_id)
+        gate.wait(20)
+
+    dramatiq.actor(process_delivery, broker=broker, actor_name=PROCESS_DELIVERY, queue_name=LIVE_QUEUE)
+    enqueue_delivery(broker, 1, tenant=A)
+    enqueue_delivery(broker, 2, tenant=A)
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        wait_until(lambda: len(ran) == 1 and parked_count(redis_client, A) == 1, what="one delivery parked")
+        waiting = 3 - ran[0]  # the two threads race for the first message
+        assert broker_holds(broker, waiting) and redis_client.hlen(parked_messages_key(LIVE_QUEUE)) == 1
+        gate.set()
+        wait_until(lambda: sorted(ran) == [1, 2], what="the parked delivery woken")
+        wait_until(lambda: not broker_holds(broker, waiting), what="the parked delivery acknowledged")
+    finally:
+        gate.set()
+        worker.stop(timeout=10_000)
