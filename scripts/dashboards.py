@@ -224,8 +224,10 @@ def overview() -> Dashboard:
         [(f"max(reviewops_outbox_pending{{{NS}}})", "pending")]))  # fmt: skip
 
     d = d.with_row(row(g, "Queues and workers"))
-    d = d.with_panel(graph(g, "Queue depth", "Ready, in-flight and delayed messages per queue.",
-        [(once("reviewops_queue_depth", "queue"), "{{queue}}")]))  # fmt: skip
+    d = d.with_panel(graph(g, "Queue depth", "Ready, in-flight, delayed and parked messages per queue; "
+        "'parked': waiting for one of their tenant's fairness slots (part of the depth).",
+        [(once("reviewops_queue_depth", "queue"), "{{queue}}"),
+         (once("reviewops_fair_parked_messages", "queue"), "{{queue}} parked")]))  # fmt: skip
     d = d.with_panel(graph(g, "Oldest message age", "Age of the oldest message per queue.",
         [(f"max by (queue) (reviewops_queue_oldest_message_age_seconds{{{NS}}})", "{{queue}}")],
         unit="s"))  # fmt: skip

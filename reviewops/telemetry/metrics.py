@@ -102,7 +102,8 @@ LLM_REQUEST_SECONDS = Histogram(
 LLM_TOKENS = Counter("reviewops_llm_tokens_total", "LLM tokens used, by kind (prompt, completion).", ["kind"])
 FAIR_DEFERRALS = Counter(
     "reviewops_fair_deferrals_total",
-    "Queue messages put back with a short delay because their tenant was at its concurrency cap.",
+    "Queue messages parked because their tenant was at its concurrency cap or had parked messages already "
+    "(each is woken once, when one of its tenant's slots frees).",
 )
 # --- retries, dead letters, replay, queues (issue 5) ---
 # error_type of retries is a bounded category (rate_limit, network, timeout, database, server_error,
@@ -128,6 +129,9 @@ QUEUE_GAUGE_NAMES = (
     "reviewops_queue_depth",
     "reviewops_queue_oldest_message_age_seconds",
     "reviewops_dead_letters",
+    "reviewops_fair_parked_messages",
+    "reviewops_fair_fleet_capacity",
+    "reviewops_fair_active_tenants",
 )
 # --- GitHub App client and review pipeline ---
 # GitHub's rate-limit resources (x-ratelimit-resource); anything else is "other".
