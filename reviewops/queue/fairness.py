@@ -220,7 +220,8 @@ class TenantFairness(Middleware):
         parked.options.pop(LEGACY_DEFERRALS_OPTION, None)
         if self.on_park is not None:
             self.on_park(client, parked)
-        slots.park(tenant, message.queue_name, redis_id, message.message_id, parked.encode())
+        priority = getattr(broker.actors.get(message.actor_name), "priority", 0)
+        slots.park(tenant, message.queue_name, redis_id, message.message_id, parked.encode(), priority)
         metrics.FAIR_DEFERRALS.inc()
         _local.in_message = False
         raise SkipMessage("tenant at its concurrency cap; parked until one of its slots is free")

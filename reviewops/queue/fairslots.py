@@ -103,15 +103,18 @@ return 1
 """
 )
 
-# ARGV 8 tenant, 9 queue, 10 redis message id of the parked copy, 11 message id, 12 body. Returns the
-# number woken (the tenant may be under its cap by now: a slot freed since `acquire`, a raised cap).
+# ARGV 8 tenant, 9 queue, 10 redis message id of the parked copy, 11 message id, 12 body, 13 the actor's
+# priority (dramatiq: lower runs first), which orders the FIFO before arrival does: a tenant's live reviews
+# are woken before its replayed ones. Returns the number woken (the tenant may be under its cap by now: a
+# slot freed since `acquire`, a raised cap).
 PARK_LUA = (
     _COMMON
     + """
 local tenant = ARGV[8]
 redis.call('HSET', P .. 'parked:' .. ARGV[9], ARGV[10], ARGV[12])
 local entry = ARGV[9] .. '|' .. ARGV[10] .. '|' .. ARGV[11]
-redis.call('ZADD', P .. 'waiting:' .. tenant, redis.call('INCR', P .. 'seq'), entry)
+local score = tonumber(ARGV[13]) * 1e12 + redis.call('INCR', P .. 'seq')
+redis.call('ZADD', P .. 'waiting:' .. tenant, score, entry)
 redis.call('SADD', ACTIVE, tenant)
 return wake(tenant)
 """
@@ -190,8 +193,17 @@ class FairSlots:
     def acquire(self, tenant: object, owner: str, message_id: str) -> bool:
         return bool(self._acquire(args=self._args(tenant, owner, message_id, self.config.lease_ms)))
 
-    def park(self, tenant: object, queue: str, redis_message_id: str, message_id: str, body: bytes) -> int:
-        return int(self._park(args=self._args(tenant, queue, redis_message_id, message_id, body)))
+    def park(
+        self,
+        tenant: object,
+        queue: str,
+        redis_message_id: str,
+        message_id: str,
+        body: bytes,
+        priority: int = 0,
+    ) -> int:
+        args = self._args(tenant, queue, redis_message_id, message_id, body, max(0, min(priority, 1000)))
+        return int(self._park(args=args))
 
     def release(self, tenant: object, member: str) -> int:
         return int(self._release(args=self._args(tenant, member)))
