@@ -7,8 +7,8 @@
   flight of all live workers / tenants with running or parked reviews). One tenant alone uses the whole
   fleet; two busy tenants get half each.
 - Park, don't back off: a message whose tenant is at its cap, or already has parked messages (arrival
-  order), is parked in the tenant's FIFO in Redis and its delivery acknowledged; it holds no worker thread
-  and is not re-queued blindly. Every parking counts in `reviewops_fair_deferrals_total` (at most one per
+  order), is parked in the tenant's FIFO in Redis (live reviews ahead of replayed ones, then arrival order)
+  and its delivery acknowledged; it holds no worker thread and is not re-queued blindly. Every parking counts in `reviewops_fair_deferrals_total` (at most one per
   message and wait).
 - Wake on release: freeing a slot wakes the tenant's oldest parked message into it in the same Lua script
   (a slot reserved for it, the message written at the head of its dramatiq queue), so it runs as soon as a
