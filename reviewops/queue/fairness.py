@@ -8,11 +8,11 @@
   fleet; two busy tenants get half each.
 - Park, don't back off: a message whose tenant is at its cap, or already has parked messages (arrival
   order), is parked in the tenant's FIFO in Redis (live reviews ahead of replayed ones, then arrival order)
-  and its delivery acknowledged; it holds no worker thread and is not re-queued blindly. Every parking counts in `reviewops_fair_deferrals_total` (at most one per
-  message and wait).
+  and its delivery acknowledged; it holds no worker thread and is not re-queued blindly. Every parking
+  counts in `reviewops_fair_deferrals_total` (at most one per message and wait).
 - Wake on release: freeing a slot wakes the tenant's oldest parked message into it in the same Lua script
   (a slot reserved for it, the message written at the head of its dramatiq queue), so it runs as soon as a
-  worker thread is free, typically within milliseconds.
+  worker polls the queue (an idle worker polls at least every 100 ms, its worker_timeout).
 - Dead workers: each worker process keeps a heartbeat key alive (`reviewops:fair:alive:<owner>`, 5 s TTL,
   refreshed every second) with its capacity; every second one worker's heartbeat thread sweeps: slots of
   workers whose heartbeat is gone are freed and handed to waiters, so a SIGKILLed worker's tenants resume
@@ -72,7 +72,9 @@ class Heartbeat:
     """Keeps `reviewops:fair:alive:<owner>` and the worker's capacity alive while this process lives, and
     runs `tick` (the sweep) after each beat; deleted at shutdown."""
 
-    def __init__(self, client: redis.Redis, owner: str, capacity: int, tick: Callable[[], object]) -> None:
+    def __init__(
+        self, client: redis.Redis, owner: str, capacity: Callable[[], int], tick: Callable[[], object]
+    ) -> None:
         self.client, self.owner, self.capacity, self.tick = client, owner, capacity, tick
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reviewops-fair-heartbeat", daemon=True)
@@ -84,7 +86,7 @@ class Heartbeat:
     def beat(self) -> None:
         pipe = self.client.pipeline(transaction=False)
         pipe.set(self.key, "1", px=HEARTBEAT_TTL_MS)
-        pipe.hset(CAPACITY_KEY, self.owner, self.capacity)
+        pipe.hset(CAPACITY_KEY, self.owner, self.capacity())
         pipe.execute()
         self.tick()
 
@@ -180,7 +182,7 @@ class TenantFairness(Middleware):
             if self._heartbeat is None:
                 slots = self.slots(client, namespace)
                 tick = lambda: slots.sweep(int(HEARTBEAT_SECONDS * _MS) - 100, HEARTBEAT_TTL_MS)  # noqa: E731
-                self._heartbeat = Heartbeat(client, self.owner, self.capacity or 1, tick)
+                self._heartbeat = Heartbeat(client, self.owner, lambda: self.capacity or 1, tick)
                 self._heartbeat.start()
 
     def stop_heartbeat(self) -> None:
