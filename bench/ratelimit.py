@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from bench.common import BenchEnv, Row, median, percentile
+from bench.common import BenchEnv, Rounds, Row, median, percentile
 from reviewops.policy.store import DEFAULT_LIMITS_KEY, TenantLimits, tenant_limits_key
 from reviewops.ratelimit.gcra import RedisGcra
 from reviewops.ratelimit.limits import check_api
@@ -49,10 +49,15 @@ def run(env: BenchEnv) -> list[Row]:
     client.config_resetstat()
     checks: list[float] = []
     pings: list[float] = []
+    p50_ratios: list[float] = []
+    mean_ratios: list[float] = []
     try:
         for _ in range(rounds):
-            checks += _timed(check, per_round)
-            pings += _timed(client.ping, per_round)
+            round_checks, round_pings = _timed(check, per_round), _timed(client.ping, per_round)
+            checks += round_checks
+            pings += round_pings
+            p50_ratios.append(median(round_checks) / median(round_pings))
+            mean_ratios.append(sum(round_checks) / sum(round_pings))
         stats = client.info("commandstats")
     finally:
         client.close()
@@ -61,11 +66,15 @@ def run(env: BenchEnv) -> list[Row]:
     c50, p50 = median(checks), median(pings)
     c99, p99 = percentile(checks, 99), percentile(pings, 99)
     n = rounds * per_round
+    # Targets judged on the median of the rounds' ratios (issue 20: one slow spell must not decide them).
+    by_p50, by_mean = Rounds(p50_ratios), Rounds(mean_ratios)
     return [
-        Row("ratelimit", "one check, p50", c50, p50, "us", target="< 1.5x", passed=c50 / p50 < 1.5,
-            notes=f"check_api (EVALSHA) vs PING, {n} sequential calls each, same connection"),
+        Row("ratelimit", "one check, p50", c50, p50, "us", target="< 1.5x", passed=by_p50.median < 1.5,
+            notes=f"check_api (EVALSHA) vs PING, {n} sequential calls each, same connection, alternating in "
+                  f"{rounds} rounds; median per-round ratio {by_p50.median:.3f} ({by_p50.spread('.2f')})"),
         Row("ratelimit", "one check, mean", sum(checks) / n, sum(pings) / n, "us", target="< 1.5x",
-            passed=sum(checks) / sum(pings) < 1.5),
+            passed=by_mean.median < 1.5,
+            notes=f"median per-round ratio {by_mean.median:.3f} ({by_mean.spread('.2f')})"),
         Row("ratelimit", "one check, p99", c99, p99, "us"),
         Row("ratelimit", "server time per call (INFO commandstats)", float(server_check), float(server_ping),
             "us", notes="EVALSHA of the GCRA script vs PING, inside Redis: the rest is client and loopback"),
