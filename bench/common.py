@@ -128,6 +128,14 @@ class Rounds:
         return f"median of {len(self.values)} {label}, min-max {low:{fmt}}-{high:{fmt}}"
 
 
+def median_round(rounds: list[tuple[float, float]]) -> tuple[float, float]:
+    """The (reviewops, baseline) figures of the round whose ratio is the median (the lower middle one for
+    an even count; use an odd count): real figures of one round whose ratio is exactly the median ratio
+    a target is judged on, so the table's ratio column and its verdict agree."""
+    ordered = sorted(rounds, key=lambda r: r[0] / r[1])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def table(rows: list[Row]) -> str:
     header = ("benchmark", "metric", "ReviewOps", "baseline", "ratio", "target", "ok")
     lines = [header]

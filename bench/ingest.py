@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchEnv, Rounds, Row, median, percentile, tree_cpu_seconds
+from bench.common import BenchEnv, Rounds, Row, median, median_round, percentile, tree_cpu_seconds
 from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def _loadgen(url: str, mode: str, seconds: float, rate: float = 500, concurrency
     return result
 
 
-ROUNDS = 4  # max-throughput windows per endpoint, alternating
+ROUNDS = 5  # max-throughput windows per endpoint, alternating (odd: the median is one of them)
 RATE_ROUNDS = 3  # fixed-rate windows per endpoint, alternating
 RATE_WINDOW = 4.0  # seconds of each fixed-rate window
 ENDPOINTS = (("real", "/webhooks/github"), ("bare", "/bare"))
@@ -115,12 +115,9 @@ def _measure(env: BenchEnv, workers: int) -> list[Row]:
         bad = {k: v for k, v in result["statuses"].items() if k != "202"}
         if bad:
             raise RuntimeError(f"ingest benchmark ({name}) saw non-202 answers: {bad}")
-    tp = {k: Rounds(v) for k, v in both["rounds"].items()}
-    ratio = tp["ratio"]
-    spread = (
-        f"ratio column: median req/s of each side; target judged on the median per-round ratio "
-        f"{ratio.median:.2f} ({ratio.spread('.2f')})"
-    )
+    ratio = Rounds(both["rounds"]["ratio"])
+    real_tp, bare_tp = median_round(list(zip(both["rounds"]["real"], both["rounds"]["bare"], strict=True)))
+    spread = f"the round with the median ratio; ratios {ratio.spread('.2f')}"
     p50 = {k: Rounds([median(r) for r in v["rounds"]]) for k, v in fixed.items()}
     p99 = {k: Rounds([percentile(r, 99) for r in v["rounds"]]) for k, v in fixed.items()}
     rate_note = f"rounds of {seconds if env.quick else RATE_WINDOW:.0f} s"
@@ -129,12 +126,11 @@ def _measure(env: BenchEnv, workers: int) -> list[Row]:
         # The target is the issue's: one API process serving both endpoints. With two, the two cores are
         # shared with PostgreSQL, Redis and the load generator, which the bare endpoint never touches:
         # that row shows what the machine gives, not a second target.
-        Row(bench, "max throughput", tp["real"].median, tp["bare"].median, "req/s", "ratio >= 0.5",
-            ratio.median >= 0.5, notes=spread)
+        Row(bench, "max throughput", real_tp, bare_tp, "req/s", "ratio >= 0.5", real_tp / bare_tp >= 0.5,
+            notes=spread)
         if workers == 1
-        else Row(bench, "max throughput", tp["real"].median, tp["bare"].median, "req/s",
-                 notes=f"2 cores shared with PostgreSQL, Redis and the load generator; median per-round "
-                       f"ratio {ratio.median:.2f} ({ratio.spread('.2f')})"),
+        else Row(bench, "max throughput", real_tp, bare_tp, "req/s",
+                 notes=f"2 cores shared with PostgreSQL, Redis and the load generator; {spread}"),
         Row(bench, "p50 ack @500 rps", p50["real"].median, p50["bare"].median, "ms",
             notes=p50["real"].spread(".3g", rate_note)),
         Row(bench, "p99 ack @500 rps", p99["real"].median, p99["bare"].median, "ms", "< 50 ms",
