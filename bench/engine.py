@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench.common import BenchEnv, Row, median
+from bench.common import BenchEnv, Rounds, Row
 from reviewops.analysis.analyzers import build_analyzers
 from reviewops.analysis.diff import parse_unified_diff
 from reviewops.analysis.engine import run_review
@@ -129,8 +129,9 @@ def mixed_pr(changed_lines: int) -> tuple[str, dict[str, str], dict[str, str]]:
 
 def time_review(
     changed_lines: int, repeats: int, enabled: dict[str, bool] | None = None, mixed: bool = False
-) -> tuple[float, int, dict[str, float]]:
-    """Median seconds of parse + run_review for one synthetic PR, the findings, per-analyzer seconds."""
+) -> tuple[Rounds, int, dict[str, float]]:
+    """Seconds of parse + run_review for one synthetic PR in each repeat (the median is the figure, the
+    spread says how steady it was), the findings, per-analyzer seconds."""
     if mixed:
         text, heads, bases = mixed_pr(changed_lines)
     else:
@@ -148,17 +149,20 @@ def time_review(
         times.append(time.perf_counter() - started)
         findings = len(result.findings)
         timings = result.timings
-    return median(times), findings, timings
+    return Rounds(times), findings, timings
 
 
 def linter_cost(repeats: int) -> list[Row]:
     """The 1,000-line PR (mixed file kinds, base known) with and without issue 16's linters."""
-    without, _, _ = time_review(1_000, repeats, ENABLED, mixed=True)
-    with_all, findings, timings = time_review(1_000, repeats, ALL_DETERMINISTIC, mixed=True)
+    without_runs, _, _ = time_review(1_000, repeats, ENABLED, mixed=True)
+    with_runs, findings, timings = time_review(1_000, repeats, ALL_DETERMINISTIC, mixed=True)
+    with_all, without = with_runs.median, without_runs.median
     per = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(timings.items()))
+    ms = Rounds([t * 1000 for t in with_runs.values])
     return [Row(
         "engine", "1,000-line mixed PR: with linters / without", with_all * 1000, without * 1000, "ms",
-        target="<= 2x", passed=with_all <= 2 * without, notes=f"{findings} findings; per analyzer: {per}",
+        target="<= 2x", passed=with_all <= 2 * without,
+        notes=f"with linters {ms.spread('.0f', 'runs')} ms; {findings} findings; per analyzer: {per}",
     )]  # fmt: skip
 
 
@@ -166,9 +170,11 @@ def run(env: BenchEnv) -> list[Row]:
     repeats = {100: 3, 1_000: 1, 10_000: 1} if env.quick else {100: 30, 1_000: 10, 10_000: 3}
     time_review(100, 1)  # warm-up: imports, regex compilation, ruff binary lookup
     per_k: dict[int, float] = {}
+    runs: dict[int, Rounds] = {}
     rows: list[Row] = []
     for size in SIZES:
-        seconds, findings, _ = time_review(size, repeats[size])
+        runs[size], findings, _ = time_review(size, repeats[size])
+        seconds = runs[size].median
         per_k[size] = seconds * 1000 / size * 1000
         rows.append(Row(
             "engine", f"{size} changed lines: time per 1,000 lines", per_k[size], None, "ms",
@@ -183,7 +189,9 @@ def run(env: BenchEnv) -> list[Row]:
     rows.append(Row(
         "engine", "linearity: per-line time at 10,000 / at 100 lines", grown, first, "ms/1k lines",
         target="< 2x", passed=grown / first < 2,
-        notes=f"max / min over the three sizes: {max(per_k.values()) / min(per_k.values()):.2f}",
+        notes=f"max / min over the three sizes: {max(per_k.values()) / min(per_k.values()):.2f}; medians "
+              f"of runs, 10,000 lines {runs[SIZES[-1]].spread('.2f', 'runs')} s, 100 lines "
+              f"{runs[SIZES[0]].spread('.3f', 'runs')} s",
     ))  # fmt: skip
     rows.extend(linter_cost(1 if env.quick else 5))
     return rows

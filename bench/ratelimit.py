@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from bench.common import BenchEnv, Row, median, percentile
+from bench.common import BenchEnv, Rounds, Row, median, median_round, percentile
 from reviewops.policy.store import DEFAULT_LIMITS_KEY, TenantLimits, tenant_limits_key
 from reviewops.ratelimit.gcra import RedisGcra
 from reviewops.ratelimit.limits import check_api
@@ -33,7 +33,7 @@ def _timed(call: object, n: int) -> list[float]:
 
 
 def run(env: BenchEnv) -> list[Row]:
-    rounds, per_round = (5, 200) if env.quick else (20, 2_500)
+    rounds, per_round = (5, 200) if env.quick else (21, 2_400)  # odd: the median is one of the rounds
     client = redis.Redis.from_url(env.redis_url)
     client.hset(DEFAULT_LIMITS_KEY, mapping={"requests_per_minute": 10_000_000, "burst": 10_000_000})
     client.hset(tenant_limits_key(INSTALLATION), mapping={"requests_per_minute": 60_000_000})
@@ -49,23 +49,32 @@ def run(env: BenchEnv) -> list[Row]:
     client.config_resetstat()
     checks: list[float] = []
     pings: list[float] = []
+    p50s: list[tuple[float, float]] = []
+    means: list[tuple[float, float]] = []
     try:
         for _ in range(rounds):
-            checks += _timed(check, per_round)
-            pings += _timed(client.ping, per_round)
+            round_checks, round_pings = _timed(check, per_round), _timed(client.ping, per_round)
+            checks += round_checks
+            pings += round_pings
+            p50s.append((median(round_checks), median(round_pings)))
+            means.append((sum(round_checks) / per_round, sum(round_pings) / per_round))
         stats = client.info("commandstats")
     finally:
         client.close()
     server_check = stats.get("cmdstat_evalsha", {}).get("usec_per_call", float("nan"))
     server_ping = stats.get("cmdstat_ping", {}).get("usec_per_call", float("nan"))
-    c50, p50 = median(checks), median(pings)
     c99, p99 = percentile(checks, 99), percentile(pings, 99)
     n = rounds * per_round
+    # Targets judged on the round with the median ratio (issue 20: one slow spell must not decide them).
+    c50, p50 = median_round(p50s)
+    c_mean, p_mean = median_round(means)
+    by_p50, by_mean = Rounds([c / p for c, p in p50s]), Rounds([c / p for c, p in means])
     return [
         Row("ratelimit", "one check, p50", c50, p50, "us", target="< 1.5x", passed=c50 / p50 < 1.5,
-            notes=f"check_api (EVALSHA) vs PING, {n} sequential calls each, same connection"),
-        Row("ratelimit", "one check, mean", sum(checks) / n, sum(pings) / n, "us", target="< 1.5x",
-            passed=sum(checks) / sum(pings) < 1.5),
+            notes=f"check_api (EVALSHA) vs PING, {n} sequential calls each, same connection, alternating in "
+                  f"{rounds} rounds; the round with the median ratio; ratios {by_p50.spread('.2f')}"),
+        Row("ratelimit", "one check, mean", c_mean, p_mean, "us", target="< 1.5x", passed=c_mean / p_mean < 1.5,
+            notes=f"the round with the median ratio; ratios {by_mean.spread('.2f')}"),
         Row("ratelimit", "one check, p99", c99, p99, "us"),
         Row("ratelimit", "server time per call (INFO commandstats)", float(server_check), float(server_ping),
             "us", notes="EVALSHA of the GCRA script vs PING, inside Redis: the rest is client and loopback"),

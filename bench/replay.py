@@ -219,7 +219,8 @@ def run(env: BenchEnv) -> list[Row]:
             "msg/s", notes="replay() as the CLI runs it, no --rate, under live traffic; baseline: the same "
                            "count enqueued straight onto the replay lane (no claim/settle), no traffic"),
         Row("replay", "replayed and processed by the worker", letters / processed_in, None, "msg/s",
-            notes=f"{settings.worker_thread_count} worker threads, live traffic {rate:.0f}/s alongside"),
+            notes=f"{settings.worker_thread_count} worker threads, at most {settings.replay_in_flight} on "
+                  f"the replay lane; live traffic {rate:.0f}/s alongside"),
         Row("replay", "live latency p50 (during replay vs without)", median(load), median(base), "ms",
             notes=f"enqueue -> handler ran; {len(load)} vs {len(base)} live deliveries"),
         Row("replay", "live latency p99 (during replay vs without)", percentile(load, 99),

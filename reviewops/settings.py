@@ -95,6 +95,13 @@ class Settings(LLMFields, OperatorFields):
         description="Reviews one worker process runs at once (dramatiq threads; a review mostly waits on "
         "the LLM and GitHub). The process's database and GitHub connection pools are sized to it.",
     )
+    replay_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=512,
+        description="Replayed dead letters one worker process runs at once (the replay lane's share of "
+        "its threads), so a large replay leaves the other threads and most of the CPU to live deliveries.",
+    )
     worker_threads: int | None = Field(
         default=None,
         ge=1,

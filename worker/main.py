@@ -19,6 +19,7 @@ from reviewops.dlq.store import apply_retention, publish_pending_count
 from reviewops.queue.broker import build_broker
 from reviewops.queue.fairness import HEADROOM_THREADS, configure_fairness
 from reviewops.queue.gauges import register_queue_gauges
+from reviewops.queue.lanes import ReplayLaneCap
 from reviewops.queue.maintenance import Maintenance
 from reviewops.queue.retries import ClassifiedRetries
 from reviewops.reviews.engine import ReviewDeps
@@ -50,6 +51,7 @@ def install_worker_middleware(broker: dramatiq.Broker, settings: Settings, db: D
     if recovery is not None:  # every tick asks; the Redis lock lets one worker run it per interval
         tasks.append(recovery)
     broker.add_middleware(Maintenance(settings.maintenance_interval_seconds, tasks=tasks))
+    broker.add_middleware(ReplayLaneCap(settings.replay_in_flight))
 
 
 def worker_pool(threads: int) -> dict[str, int]:

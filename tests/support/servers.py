@@ -42,9 +42,13 @@ def _pg_bin(name: str) -> str:
 
 
 class PostgresServer:
-    """initdb + pg_ctl on a free port, as the `postgres` user when run as root; can be stopped and started."""
+    """initdb + pg_ctl on a free port, as the `postgres` user when run as root; can be stopped and started.
 
-    def __init__(self) -> None:
+    Tests run with `fsync=off` (nothing to keep after the run, and much faster); `durable=True` keeps
+    `fsync` and `synchronous_commit` on as in production, for the benchmarks (issue 20, fair baselines)."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.as_root = os.geteuid() == 0
         self.prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
         self.base = Path(tempfile.mkdtemp(prefix="reviewops-pg-"))
@@ -62,8 +66,9 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
+        durability = "-c fsync=on -c synchronous_commit=on" if self.durable else "-c fsync=off"
         opts = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c max_connections=200"
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} {durability} -c max_connections=200"
         )
         subprocess.run(
             [*self.prefix, _pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.base / "log"), "-o", opts,
@@ -83,9 +88,9 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(durable: bool = False) -> Iterator[str]:
     """A running PostgreSQL for the duration; yields a SQLAlchemy URL of database `postgres`."""
-    server = PostgresServer()
+    server = PostgresServer(durable)
     server.start()
     try:
         yield server.url
