@@ -90,16 +90,20 @@ async def _replay(plan: dict[str, Any]) -> dict[str, Any]:
         max_connections=plan["in_flight"] + 4, max_keepalive_connections=plan["in_flight"] + 4
     )
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        took: list[float] = []  # each review's own time, from its first call to its last answer
 
         async def gated(number: int, size: int, token: str) -> None:
             async with gate:
+                began = time.perf_counter()
                 await _one(client, plan, number, size, token)
+                took.append(time.perf_counter() - began)
 
         started = time.perf_counter()
         await asyncio.gather(*(gated(n, s, t) for n, s, t in plan["reviews"]))
         elapsed = time.perf_counter() - started
     return {"reviews": len(plan["reviews"]), "seconds": elapsed,
             "reviews_per_min": len(plan["reviews"]) / elapsed * 60, "problems": len(PROBLEMS),
+            "review_p99": sorted(took)[min(len(took) - 1, round(0.99 * (len(took) - 1)))],
             "first_problems": PROBLEMS[:3],
             "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
 

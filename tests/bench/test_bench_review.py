@@ -28,8 +28,10 @@ def test_quick_review_bench_runs_every_scenario_and_posts_each_review_in_two_wri
         cwd=ROOT, capture_output=True, text=True, timeout=400, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = {line.split("|")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("review ")}
-    assert {m.split(" (")[0] for m in (k.rsplit(" (", 1)[0] for k in rows)} >= set(METRICS)
+    rows = {
+        line.split("|")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("review ")
+    }
+    assert {name.rsplit(" (", 1)[0] for name in rows} >= set(METRICS)
     writes = next(line for name, line in rows.items() if name.startswith("GitHub writes per review"))
     assert writes.split("|")[2].strip() == "2"
     capacity = next(line for name, line in rows.items() if name.startswith("reviews/min per worker"))
