@@ -19,7 +19,9 @@ from pathlib import Path
 from types import FrameType
 
 WAITS = ("wait", "acquire", "recv", "recv_into", "readinto", "select", "poll", "sleep", "get", "accept",
-         "_wait_for_tstate_lock", "read", "epoll", "blpop", "brpoplpush", "readline")  # fmt: skip
+         "_wait_for_tstate_lock", "read", "epoll", "blpop", "brpoplpush", "readline",
+         "_worker",  # an idle ThreadPoolExecutor thread: its queue get is C, so its own frame is on top
+         "__next__")  # dramatiq's Redis consumer between polls  # fmt: skip
 INTERVAL = 0.01
 
 
