@@ -110,8 +110,8 @@ def _client(settings: LLMSettings) -> openai.OpenAI:
     """The process's SDK client for this endpoint and key, made once and shared by every thread.
 
     Making one costs ~0.1 s of CPU (an `httpx.Client` loads the CA bundle into a new SSL context) and
-    opens fresh connections; made per request, that was most of a worker's CPU per review at 2 s LLM
-    latency (issue 20, `python -m bench review`). The SDK client and its `httpx.Client` are thread-safe,
+    opens fresh connections; made per request (2-6 per review), that was a large share of a worker's
+    CPU per review (issue 20, `python -m bench review`). The SDK client and its `httpx.Client` are thread-safe,
     and every request passes its own timeout, so sharing changes nothing else. A rotated key or a new
     endpoint gets its own client (the key is part of the cache key)."""
     return _shared_client(settings.base_url or None, settings.api_key or "unused", settings.timeout_seconds)
