@@ -12,7 +12,7 @@ import time
 
 from bench.common import RESULTS, Row, environment, table, write_results
 
-BENCHMARKS = ["ingest", "queue", "ratelimit", "replay", "engine", "scaling"]
+BENCHMARKS = ["ingest", "queue", "ratelimit", "replay", "engine", "scaling", "review"]
 # Run only when named: they need what a plain checkout may lack (`llm`: the llm-server extra and
 # ../shared/fixtures/real-repos/), and write their own results file (bench/results/NAME.json).
 OPTIONAL = ["llm"]

@@ -12,9 +12,10 @@ import itertools
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +31,7 @@ from tests.support.github_contract import (
     only_nullable_enum_quirk,
     openapi,
 )
+from tests.support.servers import BackloggedServer
 
 SPEC_SERVER = "https://api.github.com"
 
@@ -43,6 +45,7 @@ class Call:
     body: Any
     status: int = 0
     auth: str = ""
+    at: float = field(default_factory=time.time)  # when it arrived (wall clock, like a webhook's send time)
 
 
 @dataclass
@@ -82,8 +85,11 @@ class FakeRepo:
 class FakeGitHub:
     """State plus a server thread. Seed it from tests; read `calls` and the state back to assert."""
 
-    def __init__(self, *, app_id: int = 4242, public_key_pem: str | None = None) -> None:
+    def __init__(
+        self, *, app_id: int = 4242, public_key_pem: str | None = None, latency: float = 0.0
+    ) -> None:
         self.app_id = app_id
+        self.latency = latency  # seconds every REST answer waits, like a real API's round trip (benchmarks)
         self.public_key_pem = public_key_pem
         self.repos: dict[str, FakeRepo] = {}
         self.suspended: set[int] = set()
@@ -97,7 +103,7 @@ class FakeGitHub:
         self.current_installation: int | None = None  # whose token the request being dispatched carries
         self.ids = itertools.count(1000)
         self.lock = threading.RLock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = BackloggedServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, name="fake-github", daemon=True)
         self.thread.start()
 
@@ -514,6 +520,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(raw_page)
                 return
+            if fake.latency > 0:
+                time.sleep(fake.latency)
             try:
                 status, payload, extra = fake.handle(self.command, self.path, headers, body)
             except Exception as exc:  # a bug in the fake must fail the test, not hang it

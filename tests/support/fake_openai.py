@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.servers import BackloggedServer
 
 MODES = ("good", "garbage", "slow", "error", "wrong", "length", "tool_calls", "rate_limited", "drop")
 ALL_FORMS = ("json_schema", "json_object_schema", "json_object", "plain")
@@ -50,6 +53,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: dict[str, Any]
+    at: float = field(default_factory=time.time)  # when it arrived (wall clock)
 
     @property
     def prompt(self) -> str:
@@ -74,7 +78,7 @@ class FakeOpenAI:
     prompt_tokens: int = 100
     completion_tokens: int = 20
     requests: list[RecordedRequest] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    _server: BackloggedServer | None = field(default=None, repr=False)
     _release: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -115,7 +119,7 @@ class FakeOpenAI:
                 self.wfile.write(data)
 
         self._release.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = BackloggedServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

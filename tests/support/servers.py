@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -128,3 +129,12 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class BackloggedServer(ThreadingHTTPServer):
+    """The local HTTP servers' base (fake GitHub, fake OpenAI). socketserver listens with a backlog of 5:
+    a hundred clients connecting at once (the review benchmark's 100 reviews in flight) saw reset
+    connections, which no real API gives."""
+
+    request_queue_size = 1024
+    daemon_threads = True

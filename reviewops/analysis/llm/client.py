@@ -11,6 +11,7 @@ The SDK's own retries are off (max_retries=0) so every attempt is counted, trace
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
 import re
@@ -106,14 +107,22 @@ def parse_answer(content: str | None, model: type[T]) -> T:
 
 
 def _client(settings: LLMSettings) -> openai.OpenAI:
+    """The process's SDK client for this endpoint and key, made once and shared by every thread.
+
+    Making one costs ~0.1 s of CPU (an `httpx.Client` loads the CA bundle into a new SSL context) and
+    opens fresh connections; made per request (2-6 per review), that was a large share of a worker's
+    CPU per review (issue 20, `python -m bench review`). The SDK client and its `httpx.Client` are thread-safe,
+    and every request passes its own timeout, so sharing changes nothing else. A rotated key or a new
+    endpoint gets its own client (the key is part of the cache key)."""
+    return _shared_client(settings.base_url or None, settings.api_key or "unused", settings.timeout_seconds)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_client(base_url: str | None, api_key: str, timeout: float) -> openai.OpenAI:
     import openai
 
-    return openai.OpenAI(
-        base_url=settings.base_url or None,
-        api_key=settings.api_key or "unused",  # local servers (Ollama, vLLM) ignore it; the SDK wants one
-        timeout=settings.timeout_seconds,
-        max_retries=0,
-    )
+    # Local servers (Ollama, vLLM) ignore the key; the SDK wants one.
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:

@@ -173,3 +173,30 @@ def test_a_failing_server_is_not_mistaken_for_a_refused_form_twice(fake_openai: 
 def test_a_configured_form_is_used_as_is(fake_openai: FakeOpenAI) -> None:
     chat_json(_settings(fake_openai, answer_form="json_object"), MESSAGES, LLMReview, LLMUsage())
     assert fake_openai.requests[0].body["response_format"] == {"type": "json_object"}
+
+
+def test_one_sdk_client_serves_every_request_to_the_same_endpoint_and_key(
+    fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making an SDK client costs ~0.1 s of CPU (a new SSL context); one per request was most of a
+    worker's CPU per review at 2 s LLM latency. A rotated key still gets a client of its own."""
+    import openai
+
+    from reviewops.analysis.llm import client as llm_client
+
+    made: list[str] = []
+    real = openai.OpenAI
+
+    def counting(**kw: Any) -> openai.OpenAI:
+        made.append(kw["api_key"])
+        return real(**kw)
+
+    monkeypatch.setattr(openai, "OpenAI", counting)
+    llm_client._shared_client.cache_clear()
+    for _ in range(3):
+        chat_json(_settings(fake_openai), MESSAGES, LLMReview, LLMUsage())
+    assert made == ["sk-test"]
+    chat_json(_settings(fake_openai, api_key="sk-rotated"), MESSAGES, LLMReview, LLMUsage())
+    assert made == ["sk-test", "sk-rotated"]
+    assert len(fake_openai.requests) == 4
+    llm_client._shared_client.cache_clear()
