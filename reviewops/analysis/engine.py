@@ -23,6 +23,7 @@ from reviewops.analysis.config import CONFIG_PATH, path_included
 from reviewops.analysis.diff import hunk_of
 from reviewops.analysis.llm.limits import review_deadline
 from reviewops.analysis.model import AnalysisContext, Analyzer, ChangedFile, Finding, LLMUsage, Severity
+from reviewops.analysis.parallel import side_by_side
 from reviewops.credentials.redaction import redact_text
 from reviewops.telemetry.metrics import ANALYZER_RUNS, ANALYZER_SECONDS
 from reviewops.telemetry.tracing import tracer
@@ -129,11 +130,7 @@ def _run_concurrently(
 ) -> list[list[Finding]]:
     """The deterministic analyzers side by side (the linters mostly wait on their subprocesses), each in
     a copy of the caller's context so its span stays a child of the review's; results in registry order."""
-    if len(analyzers) <= 1:
-        return [_run(a, ctx, timings) for a in analyzers]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ANALYZERS, len(analyzers))) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, _run, a, ctx, timings) for a in analyzers]
-        return [future.result() for future in futures]
+    return side_by_side(lambda a: _run(a, ctx, timings), analyzers, MAX_PARALLEL_ANALYZERS, "analyzer")
 
 
 def run_review(ctx: AnalysisContext, analyzers: Sequence[Analyzer]) -> ReviewResult:

@@ -12,7 +12,6 @@ files beside them, so each linter finds its configuration the way it does in the
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import posixpath
@@ -22,11 +21,11 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding, Severity
+from reviewops.analysis.parallel import side_by_side
 
 log = logging.getLogger(__name__)
 LINTER_TIMEOUT_SECONDS = 120
@@ -38,14 +37,7 @@ def read_all(reader: Callable[[str], str | None], paths: Sequence[str]) -> dict[
     """Every path's text through `reader`, side by side: a 20-file pull request made 40 GitHub round trips
     one after another (head and base of each file), which dominated its review time after the LLM's."""
     unique = list(dict.fromkeys(paths))
-    if len(unique) <= 1:
-        return {path: reader(path) for path in unique}
-    with ThreadPoolExecutor(
-        max_workers=min(READ_CONCURRENCY, len(unique)), thread_name_prefix="read"
-    ) as pool:
-        # A copy of the caller's context per read: the trace span of each fetch keeps its parent.
-        futures = [pool.submit(contextvars.copy_context().run, reader, path) for path in unique]
-        return {path: future.result() for path, future in zip(unique, futures, strict=True)}
+    return dict(zip(unique, side_by_side(reader, unique, READ_CONCURRENCY, "read"), strict=True))
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ and why ("LLM review skipped: <reason>" when nothing could be reviewed).
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +32,7 @@ from reviewops.analysis.llm.limits import (
 from reviewops.analysis.llm.packing import Part, Plan, plan, split_part
 from reviewops.analysis.llm.settings import LLMSettings
 from reviewops.analysis.model import AnalysisContext, ChangedFile, Finding, Severity
+from reviewops.analysis.parallel import side_by_side
 from reviewops.credentials.detect import redact_line
 from reviewops.credentials.redaction import redact_text
 
@@ -211,12 +210,8 @@ class LLMAnalyzer:
         self, ctx: AnalysisContext, header: str, parts: list[Part], deadline: Deadline
     ) -> _Outcome:
         outcome = _Outcome()
-        workers = max(1, min(self.settings.max_concurrency, len(parts)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm-part") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, self._review_part, ctx, header, part,
-                                   deadline, outcome, 0) for part in parts]  # fmt: skip
-            for future in futures:
-                future.result()
+        side_by_side(lambda part: self._review_part(ctx, header, part, deadline, outcome, 0), parts,
+                     self.settings.max_concurrency, "llm-part")  # fmt: skip
         return outcome
 
     def _review_part(self, ctx: AnalysisContext, header: str, part: Part, deadline: Deadline,
