@@ -77,7 +77,12 @@ class LLMFields(BaseSettings):
         description="Ask once more, with the validation error, when an answer does not match its schema.",
     )
     llm_max_concurrency: int = Field(
-        default=2, ge=1, le=32, description="LLM requests of one review in flight at once (parts, analyzers)."
+        default=6,
+        ge=1,
+        le=32,
+        description="Parts of one review's diff asked at once. The author waits rounds x the model's latency: "
+        "6 asks a 1,000-line diff (5 parts at an 8k context) in one round. A server that runs one request at "
+        "a time (llama.cpp on CPU) wants 1.",
     )
     llm_max_parts: int = Field(
         default=12,

@@ -22,7 +22,7 @@ class LLMSettings:
     max_answer_tokens: int = 1536
     answer_form: str = "auto"  # auto | json_schema | json_object_schema | json_object | plain
     reask: bool = True
-    max_concurrency: int = 2
+    max_concurrency: int = 6
     max_parts: int = 12
 
     @classmethod
