@@ -235,9 +235,14 @@ def chat_json(
     label = model_label(settings.model)
     probing = settings.answer_form == forms.AUTO and forms.learnt_form(key) is None
     lock = forms.probe_lock(key)
-    if probing and not lock.acquire(timeout=max(0.0, deadline.remaining() - 1)):
-        LLM_ANSWERS.labels(label, "deadline").inc()
-        raise DeadlineReached(f"review deadline of {deadline.seconds:g}s reached")
+    if probing:
+        if not lock.acquire(timeout=max(0.0, deadline.remaining() - 1)):
+            LLM_ANSWERS.labels(label, "deadline").inc()
+            raise DeadlineReached(f"review deadline of {deadline.seconds:g}s reached")
+        if forms.learnt_form(key) is not None:
+            # The part that held the lock learnt the form: ask side by side from here on, not one at a time.
+            lock.release()
+            probing = False
     try:
         answer, outcome = _Exchange(settings, messages, model, usage, sleep, deadline, key).run()
     except LLMSkipped as exc:

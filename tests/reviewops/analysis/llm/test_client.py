@@ -15,6 +15,7 @@ from reviewops.analysis.llm.client import (
     ContextExceeded,
     DeadlineReached,
     LLMSkipped,
+    _client,
     chat_json,
 )
 from reviewops.analysis.llm.limits import Deadline
@@ -122,6 +123,8 @@ def test_a_timeout_is_not_resent(fake_openai: FakeOpenAI) -> None:
 
 def test_the_deadline_bounds_the_request_and_stops_new_ones(fake_openai: FakeOpenAI) -> None:
     fake_openai.mode = "slow"
+    # The SDK's first import and client take ~1 s in a fresh test process: not part of the deadline tested.
+    _client(_settings(fake_openai, timeout_seconds=60))
     deadline = Deadline(1.5)
     with pytest.raises(DeadlineReached, match=r"review deadline of 1\.5s reached"):
         chat_json(

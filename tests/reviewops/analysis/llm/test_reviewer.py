@@ -177,6 +177,28 @@ def test_a_diff_over_one_prompt_is_reviewed_in_parts(fake_openai: FakeOpenAI) ->
     assert ctx.usage.prompt_tokens == 100 * len(prompts)
 
 
+def test_the_parts_of_a_large_diff_are_asked_in_one_round_by_default(fake_openai: FakeOpenAI) -> None:
+    """The author waits rounds x the model's latency: five parts at the default concurrency are one round
+    once the endpoint's answer form is known (the first part of a new endpoint finds it alone)."""
+    fake_openai.mode, fake_openai.slow_seconds = "slow", 3.0
+    files = [
+        new_file(f"pkg/mod_{n}.py", [f"value_{n}_{i} = compute({i})" for i in range(60)]) for n in range(5)
+    ]
+    settings = _settings(fake_openai, max_input_tokens=1500, timeout_seconds=10.0)
+    assert settings.max_concurrency == LLMSettings().max_concurrency
+    LLMAnalyzer(settings).analyze(context(*files))
+    first = sorted(r.at for r in fake_openai.requests)
+    assert len(first) == 5
+    # The four parts that waited for the form were then sent together, not one after another (they were,
+    # each holding the probe lock in turn, before the fix).
+    assert first[-1] - first[1] < 2.5, first
+    fake_openai.requests.clear()
+    LLMAnalyzer(settings).analyze(context(*files))
+    again = sorted(r.at for r in fake_openai.requests)
+    # Every part was sent before the first answer could have come back (each takes 3 s).
+    assert len(again) == 5 and again[-1] - again[0] < 2.5, again
+
+
 def test_files_ranked_by_risk(fake_openai: FakeOpenAI) -> None:
     ctx = context(
         new_file("docs/a.md", ["x"] * 30),
