@@ -233,25 +233,16 @@ def chat_json(
     deadline = deadline or Deadline(settings.review_deadline_seconds)
     key = forms.endpoint_key(settings.base_url, settings.model)
     label = model_label(settings.model)
-    probing = settings.answer_form == forms.AUTO and forms.learnt_form(key) is None
-    lock = forms.probe_lock(key)
-    if probing:
-        if not lock.acquire(timeout=max(0.0, deadline.remaining() - 1)):
-            LLM_ANSWERS.labels(label, "deadline").inc()
-            raise DeadlineReached(f"review deadline of {deadline.seconds:g}s reached")
-        if forms.learnt_form(key) is not None:
-            # The part that held the lock learnt the form: ask side by side from here on, not one at a time.
-            lock.release()
-            probing = False
     try:
-        answer, outcome = _Exchange(settings, messages, model, usage, sleep, deadline, key).run()
+        with forms.probe_turn(settings.answer_form, key, max(0.0, deadline.remaining() - 1)):
+            answer, outcome = _Exchange(settings, messages, model, usage, sleep, deadline, key).run()
+    except forms.ProbeWaitExpired:
+        LLM_ANSWERS.labels(label, "deadline").inc()
+        raise DeadlineReached(f"review deadline of {deadline.seconds:g}s reached") from None
     except LLMSkipped as exc:
         LLM_ANSWERS.labels(label, exc.outcome).inc()
         log.warning("llm answer not obtained (%s): %s", exc.outcome, exc)
         raise
-    finally:
-        if probing:
-            lock.release()
     LLM_ANSWERS.labels(label, outcome).inc()
     return answer
 

@@ -17,10 +17,12 @@ answer (`max_tokens`) comes from the same schema: every string, list and number 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -59,10 +61,35 @@ def forget_forms() -> None:
         _learnt.clear()
 
 
+class ProbeWaitExpired(Exception):
+    """Another request was still finding the endpoint's form when the wait ran out."""
+
+
 def probe_lock(key: tuple[str, str]) -> threading.Lock:
     """Held while the form of an endpoint is being found, so concurrent parts do not all probe at once."""
     with _lock:
         return _probing.setdefault(key, threading.Lock())
+
+
+@contextlib.contextmanager
+def probe_turn(configured: str, key: tuple[str, str], wait: float) -> Iterator[None]:
+    """One request at a time while the endpoint's form is unknown (`auto`); the others wait for it and then
+    go side by side. They used to take the lock in turn even after the first had learnt the form, so a new
+    endpoint's first review asked its parts one after another. ProbeWaitExpired after `wait` seconds."""
+    if configured != AUTO or learnt_form(key) is not None:
+        yield
+        return
+    lock = probe_lock(key)
+    if not lock.acquire(timeout=wait):
+        raise ProbeWaitExpired
+    if learnt_form(key) is not None:  # learnt by the request that held the lock
+        lock.release()
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def first_form(configured: str, key: tuple[str, str]) -> str:
