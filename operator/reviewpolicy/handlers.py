@@ -51,6 +51,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         raise kopf.PermanentError(str(exc)) from None
     if not app_settings.redis_url:
         raise kopf.PermanentError("REVIEWOPS_REDIS_URL: required by the operator")
+    try:
+        # First, before anything is started: a port another process holds never frees itself, and a retried
+        # start-up would leave the operator without metrics, probe or reconciling.
+        memo.http = await start_http(app_settings.host, app_settings.operator_metrics_port)
+    except OSError as exc:
+        where = f"{app_settings.host}:{app_settings.operator_metrics_port}"
+        raise kopf.PermanentError(
+            f"REVIEWOPS_OPERATOR_METRICS_PORT: cannot listen on {where}: {exc.strerror or exc}"
+        ) from None
     settings.persistence.finalizer = FINALIZER
     settings.posting.level = logging.WARNING  # no "Timer succeeded" Event every second; ours are explicit
     if app_settings.log_level != "DEBUG":
@@ -68,7 +77,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         )  # fmt: skip
         memo.leader.kube.identify(identity)
         memo.leader.start()
-    memo.http = await start_http(app_settings.host, app_settings.operator_metrics_port)
 
 
 @kopf.on.cleanup()

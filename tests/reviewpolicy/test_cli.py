@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -67,6 +68,36 @@ def test_operator_command_serves_health_and_stops_on_sigterm(cluster: EmulatorTh
         assert proc.returncode == 0, output
         assert "watching all namespaces" in output
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_metrics_port_in_use_stops_the_operator_naming_it(cluster: EmulatorThread, redis_url: str) -> None:
+    """A port another process holds never frees itself: the operator exits with the reason (the pod restarts
+    and its log says why) instead of retrying its start-up with no metrics, no probe and no reconciling."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    env = os.environ | {
+        "REVIEWOPS_REDIS_URL": redis_url,
+        "REVIEWOPS_OPERATOR_METRICS_PORT": str(port),
+        "KUBECONFIG": os.environ["KUBECONFIG"],
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reviewops", "operator"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        output = proc.communicate(timeout=60)[0].decode()
+        assert proc.returncode != 0, output
+        assert "REVIEWOPS_OPERATOR_METRICS_PORT: cannot listen on " in output, output
+        assert f":{port}: " in output and "address already in use" in output.lower(), output
+    finally:
+        holder.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,33 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_START = _ephemeral_start()
+_random = random.SystemRandom()  # not the `random` module's state, which hypothesis seeds in its tests
+
+
 def free_port() -> int:
+    """A free port below the kernel's ephemeral range, picked at random.
+
+    A port the kernel hands out for port 0 comes from the ephemeral range, which the suite's outgoing
+    connections also draw their local ports from: with the suite in several processes, a server (the
+    operator's metrics endpoint, seen) found its port taken by some connection between this call and its
+    bind. Below that range only another `free_port` can pick the same port, and randomly among thousands."""
+    low, high = 10_000, min(_EPHEMERAL_START, 65_536)
+    for _ in range(200):
+        port = _random.randrange(low, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
