@@ -42,20 +42,25 @@ def test_bad_metrics_port(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2 and "REVIEWOPS_OPERATOR_METRICS_PORT" in result.output
 
 
-def test_operator_command_serves_health_and_stops_on_sigterm(cluster: EmulatorThread, redis_url: str) -> None:
-    """`reviewops operator` as a real process against the emulator: /healthz answers, SIGTERM stops it."""
-    port = free_port()
+def _operator_process(redis_url: str, port: int) -> subprocess.Popen[bytes]:
+    """`reviewops operator` as a real process against the emulator (KUBECONFIG), output on its stdout."""
     env = os.environ | {
         "REVIEWOPS_REDIS_URL": redis_url,
         "REVIEWOPS_OPERATOR_METRICS_PORT": str(port),
         "KUBECONFIG": os.environ["KUBECONFIG"],
     }
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "reviewops", "operator"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def test_operator_command_serves_health_and_stops_on_sigterm(cluster: EmulatorThread, redis_url: str) -> None:
+    """`reviewops operator` as a real process against the emulator: /healthz answers, SIGTERM stops it."""
+    port = free_port()
+    proc = _operator_process(redis_url, port)
     try:
         wait_for_port(port, timeout=30)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {
@@ -80,17 +85,7 @@ def test_a_metrics_port_in_use_stops_the_operator_naming_it(cluster: EmulatorThr
     holder.bind(("127.0.0.1", 0))
     holder.listen()
     port = holder.getsockname()[1]
-    env = os.environ | {
-        "REVIEWOPS_REDIS_URL": redis_url,
-        "REVIEWOPS_OPERATOR_METRICS_PORT": str(port),
-        "KUBECONFIG": os.environ["KUBECONFIG"],
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reviewops", "operator"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _operator_process(redis_url, port)
     try:
         output = proc.communicate(timeout=60)[0].decode()
         assert proc.returncode != 0, output
