@@ -82,14 +82,14 @@ def probe_turn(configured: str, key: tuple[str, str], wait: float) -> Iterator[N
     lock = probe_lock(key)
     if not lock.acquire(timeout=wait):
         raise ProbeWaitExpired
-    if learnt_form(key) is not None:  # learnt by the request that held the lock
+    probing = learnt_form(key) is None  # else learnt by the request that held the lock: go side by side
+    if not probing:
         lock.release()
-        yield
-        return
     try:
         yield
     finally:
-        lock.release()
+        if probing:
+            lock.release()
 
 
 def first_form(configured: str, key: tuple[str, str]) -> str:
