@@ -42,7 +42,8 @@ ARCHIVE = REAL_REPOS / "click.tgz"
 COMMITS = 20
 LARGE_MAX_LINES = 2000
 # The README's settings for a CPU-only llama.cpp server ("A CPU-only server"): on 2 cores SmolLM2-135M
-# reads ~100 prompt tokens/s, so the ~1,500-line commit's parts need 5-12 minutes one after another.
+# reads ~150 prompt tokens/s idle (90-125 with the CPUs shared), so the ~1,500-line commit's parts need
+# 3.5-12 minutes one after another.
 CPU_SERVER = {"REVIEWOPS_LLM_REVIEW_DEADLINE_SECONDS": "1200", "REVIEWOPS_LLM_TIMEOUT_SECONDS": "900",
               "REVIEWOPS_LLM_MAX_CONCURRENCY": "1"}  # fmt: skip
 OUTCOMES = ("valid", "reasked", "invalid", "context", "timeout", "deadline", "error")
